@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// aegis-exec: a sudo-style gate for the shell commands that AI agents run.
+//
+// Dependencies point one way: aegis-exec -> AegisRuntime -> AegisConfig -> AegisPolicy.
+// AegisPolicy imports nothing but the standard library, so it can be tested
+// exhaustively without a kernel, a terminal or a file system.
+import PackageDescription
+
+let package = Package(
+    name: "aegis-exec",
+    products: [
+        .executable(name: "aegis-exec", targets: ["aegis-exec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CLibSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CAegisSpawn"),
+        .target(name: "AegisPolicy"),
+        .target(
+            name: "AegisConfig",
+            dependencies: ["AegisPolicy", "CLibYAML"],
+            resources: [.embedInCode("Templates")]
+        ),
+        .target(
+            name: "AegisRuntime",
+            dependencies: ["AegisConfig", "AegisPolicy", "CLibSQLite3", "CAegisSpawn"]
+        ),
+        .executableTarget(
+            name: "aegis-exec",
+            dependencies: [
+                "AegisRuntime", "AegisConfig", "AegisPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "AegisPolicyTests", dependencies: ["AegisPolicy"]),
+        .testTarget(name: "AegisConfigTests", dependencies: ["AegisConfig", "AegisPolicy"]),
+        .testTarget(name: "AegisRuntimeTests", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["AegisRuntime", "AegisPolicy"]),
+    ]
+)

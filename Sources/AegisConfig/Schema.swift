@@ -1,0 +1,4 @@
+/// The JSON Schema placeholder; replaced below.
+public enum PolicySchema {
+    public static let json = "{}"
+}

@@ -1,0 +1,149 @@
+/// Risk levels, ordered: low < medium < high < critical.
+public enum RiskLevel: Int, Comparable, CaseIterable, Sendable, CustomStringConvertible {
+    case low, medium, high, critical
+
+    public init?(name: String) {
+        guard let r = RiskLevel.allCases.first(where: { $0.name == name.lowercased() }) else { return nil }
+        self = r
+    }
+
+    public var name: String { ["low", "medium", "high", "critical"][rawValue] }
+    /// The audit log's spelling, as in the original's audit_log table.
+    public var upperName: String { name.uppercased() }
+    public var description: String { name }
+    public static func < (a: RiskLevel, b: RiskLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What happens to an action, ordered by strictness: auto < approve < block.
+public enum Approval: Int, Comparable, CaseIterable, Sendable, CustomStringConvertible {
+    case auto, approve, block
+
+    public init?(name: String) {
+        guard let a = Approval.allCases.first(where: { $0.name == name.lowercased() }) else { return nil }
+        self = a
+    }
+
+    public var name: String { ["auto", "approve", "block"][rawValue] }
+    public var description: String { name }
+    public static func < (a: Approval, b: Approval) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// What an agent wants to do: the unit a policy judges.
+public struct Action: Equatable, Sendable {
+    public var type: String
+    public var target: String
+    public var params: JSONObject
+    /// The agent's self-declared id; matched by a rule's `match.agent`.
+    public var agent: String?
+
+    public init(type: String, target: String, params: JSONObject = JSONObject(), agent: String? = nil) {
+        self.type = type
+        self.target = target
+        self.params = params
+        self.agent = agent
+    }
+
+    public var json: JSON {
+        .object(JSONObject([("type", .string(type)), ("target", .string(target)), ("params", .object(params))]))
+    }
+}
+
+/// Where something was written, for messages a user can jump to.
+public struct SourceLocation: Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// A rule's `match`: every present key must match (all globs).
+public struct Match: Sendable {
+    public var type: Glob?
+    public var target: Glob?
+    public var agent: Glob?
+    /// Command-oriented keys: the program (basename glob, or a path glob when it
+    /// contains '/') and the arguments joined by single spaces.
+    public var program: Glob?
+    public var args: Glob?
+
+    public init(type: Glob? = nil, target: Glob? = nil, agent: Glob? = nil, program: Glob? = nil, args: Glob? = nil) {
+        self.type = type
+        self.target = target
+        self.agent = agent
+        self.program = program
+        self.args = args
+    }
+}
+
+public struct Rule: Sendable {
+    public var name: String
+    public var match: Match
+    public var conditions: [Condition]
+    public var riskLevel: RiskLevel
+    public var approval: Approval
+    public var location: SourceLocation?
+    /// The clock the rule's time conditions read; each file may set its own zone.
+    public var zone: TimeZoneTable
+
+    public init(
+        name: String, match: Match = Match(), conditions: [Condition] = [],
+        riskLevel: RiskLevel = .medium, approval: Approval = .approve,
+        location: SourceLocation? = nil, zone: TimeZoneTable = .utc
+    ) {
+        self.name = name
+        self.match = match
+        self.conditions = conditions
+        self.riskLevel = riskLevel
+        self.approval = approval
+        self.location = location
+        self.zone = zone
+    }
+}
+
+public struct Defaults: Sendable, Equatable {
+    public var riskLevel: RiskLevel
+    public var approval: Approval
+
+    /// The original's values when a policy has no `defaults`: deny what no rule covers.
+    public static let absent = Defaults(riskLevel: .medium, approval: .block)
+
+    public init(riskLevel: RiskLevel, approval: Approval) {
+        self.riskLevel = riskLevel
+        self.approval = approval
+    }
+}
+
+/// One trust layer's rules: files merged as the original merges them (rules
+/// concatenated in order, the first file's defaults win).
+public struct Policy: Sendable {
+    public var defaults: Defaults
+    public var rules: [Rule]
+    public var commands: [CommandMapping.Entry]
+    public var files: [String]
+
+    public init(defaults: Defaults = .absent, rules: [Rule] = [], commands: [CommandMapping.Entry] = [], files: [String] = []) {
+        self.defaults = defaults
+        self.rules = rules
+        self.commands = commands
+        self.files = files
+    }
+
+    /// Merges files in order, as the original's `from_yaml_files`.
+    public static func merged(_ policies: [Policy]) -> Policy {
+        guard let first = policies.first else { return Policy() }
+        var out = Policy(defaults: first.defaults)
+        for p in policies {
+            out.rules += p.rules
+            out.commands += p.commands
+            out.files += p.files
+        }
+        return out
+    }
+}

@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibSQLite3
+import AegisConfig
+import AegisPolicy
+
+/// The audit log: one row per judged command, written and committed before the
+/// command starts, completed with its outcome after it ends.
+///
+/// MUST: a decision row is committed before the command runs; if it cannot be,
+///       the command does not run.
+/// MUST: the store is created private to the user (directory 0700, file 0600).
+/// Columns follow the Python original's audit_log table, then what a shell gate adds.
+public final class AuditStore {
+    public static let schemaVersion: Int64 = 1
+
+    let connection: SQLiteConnection
+    public let path: String
+    private var insertStatement: Statement?
+
+    public enum OpenError: Error, Sendable {
+        case directory(path: String, reason: String)
+        case database(path: String, reason: String)
+        case newerSchema(path: String, version: Int64)
+    }
+
+    /// Opens (creating if needed) the store at `path`.
+    public init(path: String, synchronous: AuditSettings.Synchronous = .normal) throws(OpenError) {
+        self.path = path
+        try AuditStore.makeParentDirectory(of: path)
+        // New database files (and their -wal/-shm) are created private.
+        let oldMask = umask(0o077)
+        defer { umask(oldMask) }
+        let version: Int64
+        do {
+            connection = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            sqlite3_busy_timeout(connection.db, 10_000)
+            try connection.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL")")
+            version = try connection.intPragma("user_version")
+        } catch {
+            throw .database(path: path, reason: error.message)
+        }
+        if version > AuditStore.schemaVersion { throw .newerSchema(path: path, version: version) }
+        if version < AuditStore.schemaVersion {
+            do { try migrate() } catch { throw .database(path: path, reason: error.message) }
+        }
+    }
+
+    static func makeParentDirectory(of path: String) throws(OpenError) {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        let dir = String(path[..<slash])
+        var st = stat()
+        if stat(dir, &st) == 0 { return }
+        // Create missing ancestors, the last ones private.
+        var built = ""
+        for comp in dir.split(separator: "/") {
+            built += "/" + comp
+            if mkdir(built, 0o700) != 0 && errno != EEXIST {
+                throw .directory(path: built, reason: String(cString: strerror(errno)))
+            }
+        }
+    }
+
+    /// Creates or upgrades the schema in one immediate transaction, so that
+    /// concurrent first runs do not race.
+    func migrate() throws(SQLiteError) {
+        try connection.execute("PRAGMA journal_mode=WAL")
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            let version = try connection.intPragma("user_version")
+            if version < 1 {
+                try connection.execute(AuditStore.schemaV1)
+            }
+            try connection.execute("PRAGMA user_version=\(AuditStore.schemaVersion)")
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    static let schemaV1 = """
+        CREATE TABLE IF NOT EXISTS audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL,
+            timestamp TEXT NOT NULL,
+            action_type TEXT NOT NULL,
+            action_target TEXT NOT NULL,
+            action_params TEXT NOT NULL DEFAULT '{}',
+            risk_level TEXT NOT NULL,
+            approval TEXT NOT NULL,
+            matched_rule TEXT,
+            human_decision TEXT,
+            result_status TEXT NOT NULL,
+            result_error TEXT,
+            agent_id TEXT,
+            argv TEXT NOT NULL,
+            cwd TEXT,
+            user TEXT,
+            pid INTEGER,
+            executable TEXT,
+            policy_layer TEXT,
+            policy_files TEXT,
+            exit_status INTEGER,
+            signal INTEGER,
+            duration_ms REAL,
+            finished_at TEXT
+        );
+        CREATE INDEX IF NOT EXISTS audit_log_session ON audit_log(session_id);
+        CREATE INDEX IF NOT EXISTS audit_log_timestamp ON audit_log(timestamp);
+        CREATE INDEX IF NOT EXISTS audit_log_rule ON audit_log(matched_rule);
+        """
+
+    /// What the gate decided, before anything runs.
+    public struct DecisionRecord: Sendable {
+        public var sessionID: String
+        public var timestamp: String
+        public var action: Action
+        public var decision: Decision
+        public var resultStatus: String
+        public var resultError: String?
+        public var argvJSON: String
+        public var cwd: String
+        public var user: String
+        public var pid: Int32
+        public var executable: String?
+        public var policyFiles: [String]
+        public var exitStatus: Int32?
+
+        public init(
+            sessionID: String, timestamp: String, action: Action, decision: Decision, resultStatus: String,
+            resultError: String?, argvJSON: String, cwd: String, user: String, pid: Int32, executable: String?,
+            policyFiles: [String], exitStatus: Int32? = nil
+        ) {
+            self.sessionID = sessionID
+            self.timestamp = timestamp
+            self.action = action
+            self.decision = decision
+            self.resultStatus = resultStatus
+            self.resultError = resultError
+            self.argvJSON = argvJSON
+            self.cwd = cwd
+            self.user = user
+            self.pid = pid
+            self.executable = executable
+            self.policyFiles = policyFiles
+            self.exitStatus = exitStatus
+        }
+    }
+
+    /// Inserts and commits a decision row; returns its id.
+    public func record(_ r: DecisionRecord) throws(SQLiteError) -> Int64 {
+        if insertStatement == nil {
+            insertStatement = try connection.prepare("""
+                INSERT INTO audit_log (session_id, timestamp, action_type, action_target, action_params,
+                    risk_level, approval, matched_rule, result_status, result_error, agent_id, argv, cwd,
+                    user, pid, executable, policy_layer, policy_files, exit_status)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                """)
+        }
+        let files = JSON.array(r.policyFiles.map(JSON.string)).serialized
+        try insertStatement!.run([
+            .text(r.sessionID), .text(r.timestamp), .text(r.action.type), .text(r.action.target),
+            .text(JSON.object(r.action.params).serialized), .text(r.decision.riskLevel.upperName),
+            .text(r.decision.approval.name), .text(r.decision.rule), .text(r.resultStatus),
+            r.resultError.map { .text($0) } ?? .null, r.action.agent.map { .text($0) } ?? .null,
+            .text(r.argvJSON), .text(r.cwd), .text(r.user), .int(Int64(r.pid)),
+            r.executable.map { .text($0) } ?? .null, .text(r.decision.layer), .text(files),
+            r.exitStatus.map { .int(Int64($0)) } ?? .null,
+        ])
+        return connection.lastInsertRowID
+    }
+
+    public struct Outcome: Sendable {
+        public var status: String
+        public var error: String?
+        public var exitStatus: Int32?
+        public var signal: Int32?
+        public var durationMilliseconds: Double
+        public var finishedAt: String
+
+        public init(status: String, error: String?, exitStatus: Int32?, signal: Int32?, durationMilliseconds: Double, finishedAt: String) {
+            self.status = status
+            self.error = error
+            self.exitStatus = exitStatus
+            self.signal = signal
+            self.durationMilliseconds = durationMilliseconds
+            self.finishedAt = finishedAt
+        }
+    }
+
+    /// Completes a decision row with what happened.
+    public func complete(row: Int64, _ o: Outcome) throws(SQLiteError) {
+        let s = try connection.prepare("""
+            UPDATE audit_log SET result_status=?, result_error=?, exit_status=?, signal=?, duration_ms=?, finished_at=?
+            WHERE id=?
+            """)
+        try s.run([
+            .text(o.status), o.error.map { .text($0) } ?? .null, o.exitStatus.map { .int(Int64($0)) } ?? .null,
+            o.signal.map { .int(Int64($0)) } ?? .null, .double(o.durationMilliseconds), .text(o.finishedAt), .int(row),
+        ])
+    }
+
+    /// Where the store lives when no policy names one:
+    /// `$XDG_STATE_HOME/aegis/audit.db`, by default `~/.local/state/aegis/audit.db`.
+    public static func defaultPath(environment env: [String: String]) -> String? {
+        if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x + "/aegis/audit.db" }
+        if let home = env["HOME"], home.hasPrefix("/") { return home + "/.local/state/aegis/audit.db" }
+        return nil
+    }
+}

@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAegisSpawn
+
+/// How a command ended.
+public enum Termination: Equatable, Sendable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// The status a wrapper reports: the command's own, or 128+N for signal N.
+    public var shellStatus: Int32 {
+        switch self {
+        case .exited(let c): c
+        case .signaled(let s): 128 + s
+        }
+    }
+}
+
+public enum SpawnError: Error, Equatable, Sendable {
+    /// The exec itself failed in the child (errno), e.g. ENOEXEC, ETXTBSY.
+    case exec(errno: Int32)
+    case system(SystemError)
+}
+
+public enum Spawner {
+    /// Runs the executable with exactly these argument bytes and environment,
+    /// and waits for it while forwarding signals.
+    public static func run(_ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]]) throws(SpawnError) -> Termination {
+        let pid = try start(exe, argv: argv, environment: environment)
+        let status = aegis_wait(pid)
+        guard status >= 0 else { throw .system(SystemError("waitpid", errno: errno)) }
+        if (status & 0x7F) == 0 { return .exited((status >> 8) & 0xFF) }
+        return .signaled(status & 0x7F)
+    }
+
+    static func start(_ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]]) throws(SpawnError) -> pid_t {
+        // NUL-terminated copies, alive until the child has exec'd.
+        let argStorage = argv.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
+        let envStorage = environment.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
+        defer {
+            argStorage.forEach { $0.deallocate() }
+            envStorage.forEach { $0.deallocate() }
+        }
+        var cargv: [UnsafeMutablePointer<CChar>?] = argStorage + [nil]
+        var cenv: [UnsafeMutablePointer<CChar>?] = envStorage + [nil]
+        var childErrno: Int32 = 0
+        let pid = cargv.withUnsafeMutableBufferPointer { a in
+            cenv.withUnsafeMutableBufferPointer { e in
+                var req = aegis_spawn_request(
+                    exec_fd: exe.descriptor.raw, keep_fd_for_script: exe.isScript ? 1 : 0,
+                    argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!))
+                return aegis_spawn(&req, &childErrno)
+            }
+        }
+        if pid < 0 {
+            if childErrno != 0 { throw .exec(errno: childErrno) }
+            throw .system(SystemError("vfork", errno: errno))
+        }
+        return pid
+    }
+
+    static func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        for (i, b) in bytes.enumerated() { p[i] = CChar(bitPattern: b) }
+        p[bytes.count] = 0
+        return p
+    }
+
+    /// The current environment as raw `NAME=value` byte strings, unchanged.
+    public static func currentEnvironment() -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var p = environ
+        while let entry = p.pointee {
+            out.append(Array(UnsafeRawBufferPointer(start: entry, count: strlen(entry))))
+            p += 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisConfig
+import AegisPolicy
+
+/// Finds, reads and layers policy files.
+///
+/// MUST: the system policy, when present, always applies.
+/// MUST: the system policy is opened without following symlinks, and is
+///       trusted only if it and its directory are owned by root and writable
+///       by no one else (checked with fstat on the opened descriptors).
+/// MUST: nothing the caller controls (flags, environment, files) removes a
+///       layer; each layer it names is judged too, and the strictest decision stands.
+public struct PolicySources: Sendable {
+    public static let systemPolicyPath = "/etc/aegis/policy.yaml"
+
+    public var systemPath: String
+    public var explicit: [String]
+    public var environment: [String: String]
+
+    public init(explicit: [String], environment: [String: String], systemPath: String = PolicySources.systemPolicyPath) {
+        self.systemPath = systemPath
+        self.explicit = explicit
+        self.environment = environment
+    }
+
+    /// `$XDG_CONFIG_HOME/aegis/policy.yaml`, by default `~/.config/aegis/policy.yaml`.
+    public var userPath: String? {
+        if let x = environment["XDG_CONFIG_HOME"], x.hasPrefix("/") { return x + "/aegis/policy.yaml" }
+        guard let home = homeDirectory(environment) else { return nil }
+        return home + "/.config/aegis/policy.yaml"
+    }
+
+    /// Paths in `AEGIS_POLICY`, separated by ':'.
+    public var environmentPaths: [String] {
+        (environment["AEGIS_POLICY"] ?? "").split(separator: ":").map(String.init)
+    }
+}
+
+func homeDirectory(_ env: [String: String]) -> String? {
+    if let h = env["HOME"], h.hasPrefix("/") { return h }
+    return nil
+}
+
+public struct LoadedPolicy: Sendable {
+    public var layered: LayeredPolicy
+    public var files: [PolicyFile]
+    /// The audit settings that apply: the system policy's if it has any, else
+    /// the first file (in layer order) that sets them.
+    public var audit: AuditSettings?
+    public var warnings: [Diagnostic]
+}
+
+public enum PolicyError: Error, Sendable {
+    case noPolicy(searched: [String])
+    case unreadable(path: String, reason: String)
+    case untrusted(path: String, reason: String)
+    case invalid([Diagnostic])
+    case evaluation(EvaluationError)
+}
+
+public enum PolicyFiles {
+    public static let maxBytes = 4 << 20
+
+    /// Reads every layer. Layers, most trusted first: system, user
+    /// (`~/.config/aegis/policy.yaml`), `AEGIS_POLICY`, `--policy` files.
+    public static func load(_ sources: PolicySources) throws(PolicyError) -> LoadedPolicy {
+        var layers: [LayeredPolicy.Layer] = []
+        var files: [PolicyFile] = []
+        var errors: [Diagnostic] = []
+
+        func addLayer(_ name: String, _ layerFiles: [PolicyFile]) {
+            guard !layerFiles.isEmpty else { return }
+            files += layerFiles
+            errors += layerFiles.flatMap(\.errors)
+            layers.append(.init(name: name, policy: Policy.merged(layerFiles.map(\.policy))))
+        }
+
+        if let system = try readSystemPolicy(sources.systemPath) { addLayer("system", [system]) }
+        if let user = sources.userPath, let f = try readIfPresent(user) { addLayer("user", [f]) }
+        addLayer("environment", try sources.environmentPaths.map { path throws(PolicyError) in try read(path) })
+        addLayer("command line", try sources.explicit.map { path throws(PolicyError) in try read(path) })
+
+        guard !layers.isEmpty else {
+            throw .noPolicy(searched: [sources.systemPath, sources.userPath ?? "~/.config/aegis/policy.yaml"])
+        }
+        guard errors.isEmpty else { throw .invalid(errors) }
+        let auditFile = files.first(where: { $0.audit != nil })
+        return LoadedPolicy(
+            layered: LayeredPolicy(layers: layers), files: files, audit: auditFile?.audit,
+            warnings: files.flatMap(\.diagnostics).filter { $0.severity == .warning })
+    }
+
+    /// Reads one policy file (a caller's): any regular file the user can read.
+    public static func read(_ path: String) throws(PolicyError) -> PolicyFile {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY)
+        } catch {
+            throw .unreadable(path: path, reason: error.reason)
+        }
+        return try parse(fd, path: path)
+    }
+
+    static func readIfPresent(_ path: String) throws(PolicyError) -> PolicyFile? {
+        do {
+            let fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY)
+            return try parse(fd, path: path)
+        } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
+            return nil
+        } catch let e as SystemError {
+            throw .unreadable(path: path, reason: e.reason)
+        } catch let e as PolicyError {
+            throw e
+        } catch {
+            throw .unreadable(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The system policy, if present, after the ownership and mode checks.
+    public static func readSystemPolicy(_ path: String) throws(PolicyError) -> PolicyFile? {
+        let slash = path.lastIndex(of: "/") ?? path.startIndex
+        let dirPath = path[..<slash].isEmpty ? "/" : String(path[..<slash])
+        let name = String(path[path.index(after: slash)...])
+        let dir: FileDescriptor
+        do {
+            dir = try FileDescriptor.open(dirPath, O_RDONLY | O_DIRECTORY)
+        } catch where error.errno == ENOENT {
+            return nil
+        } catch {
+            throw .unreadable(path: dirPath, reason: error.reason)
+        }
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(name, O_RDONLY | O_NOCTTY | O_NOFOLLOW, relativeTo: dir.raw)
+        } catch where error.errno == ENOENT {
+            return nil
+        } catch where error.errno == ELOOP {
+            throw .untrusted(path: path, reason: "it is a symbolic link; the system policy must be a regular file")
+        } catch {
+            throw .unreadable(path: path, reason: error.reason)
+        }
+        do {
+            let dirStat = try dir.stat(), fileStat = try fd.stat()
+            if let problem = trustProblem(dirStat, what: "its directory \(dirPath)") ?? trustProblem(fileStat, what: "it") {
+                throw PolicyError.untrusted(path: path, reason: problem)
+            }
+        } catch let e as SystemError {
+            throw .unreadable(path: path, reason: e.reason)
+        } catch let e as PolicyError {
+            throw e
+        } catch {
+            throw .unreadable(path: path, reason: "\(error)")
+        }
+        return try parse(fd, path: path)
+    }
+
+    /// Why a file or directory with this status cannot be trusted as the
+    /// system policy, or nil.
+    public static func trustProblem(_ st: stat, what: String) -> String? {
+        if st.st_uid != 0 { return "\(what) is owned by uid \(st.st_uid), not root (chown root)" }
+        if st.st_mode & 0o022 != 0 { return "\(what) is writable by group or others (chmod go-w)" }
+        return nil
+    }
+
+    static func parse(_ fd: FileDescriptor, path: String) throws(PolicyError) -> PolicyFile {
+        do {
+            let st = try fd.stat()
+            if st.st_mode & S_IFMT == S_IFDIR { throw PolicyError.unreadable(path: path, reason: "it is a directory") }
+            if Int(st.st_size) > maxBytes {
+                let d = Diagnostic(file: path, line: 1, column: 1,
+                                   message: "file is \(Int(st.st_size) >> 20) MiB; the limit for a policy is \(maxBytes >> 20) MiB")
+                throw PolicyError.invalid([d])
+            }
+            let bytes = try fd.readAll(limit: maxBytes)
+            return PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
+        } catch let e as SystemError {
+            throw .unreadable(path: path, reason: e.reason)
+        } catch let e as PolicyError {
+            throw e
+        } catch {
+            throw .unreadable(path: path, reason: "\(error)")
+        }
+    }
+}
+
+/// Time zones from the system's tz database (/usr/share/zoneinfo).
+public enum TimeZones {
+    public static func resolve(_ name: String) -> TimeZoneTable? {
+        if name == "UTC" || name == "Z" || name == "Etc/UTC" { return .utc }
+        // Fixed offsets: +02:00, -0530.
+        if let sign = name.first, sign == "+" || sign == "-" {
+            let digits = name.dropFirst().filter { $0 != ":" }
+            guard digits.count == 4, let v = Int32(digits), v % 100 < 60, v / 100 < 24 else { return nil }
+            let secs = (v / 100 * 3600 + v % 100 * 60) * (sign == "-" ? -1 : 1)
+            return TimeZoneTable(name: name, fixedOffset: secs)
+        }
+        // IANA names only: no absolute paths, no climbing out of the database.
+        guard !name.hasPrefix("/"), !name.split(separator: "/").contains(".."),
+              name.allSatisfy({ $0.isLetter || $0.isNumber || "/_-+".contains($0) }) else { return nil }
+        guard let fd = try? FileDescriptor.open("/usr/share/zoneinfo/" + name, O_RDONLY),
+              let bytes = try? fd.readAll(limit: 1 << 20) else { return nil }
+        return TimeZoneTable.parseTZif(name: name, bytes: bytes)
+    }
+}

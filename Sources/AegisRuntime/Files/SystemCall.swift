@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call: the function's name and errno. Every C call in this
+/// module goes through `check`/`retry`, so failures are typed, not ignored.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var function: String
+    public var errno: Int32
+
+    public init(_ function: String, errno: Int32) {
+        self.function = function
+        self.errno = errno
+    }
+
+    public var reason: String { String(cString: strerror(errno)) }
+    public var description: String { "\(function): \(reason)" }
+}
+
+/// Runs a call that reports failure as -1 + errno, retrying on EINTR.
+@discardableResult
+func retry<T: FixedWidthInteger>(_ function: String, _ body: () -> T) throws(SystemError) -> T {
+    while true {
+        let r = body()
+        if r != -1 { return r }
+        if errno == EINTR { continue }
+        throw SystemError(function, errno: errno)
+    }
+}
+
+/// An owned file descriptor, closed when dropped.
+public final class FileDescriptor {
+    public let raw: Int32
+    public init(_ raw: Int32) { self.raw = raw }
+    deinit { close(raw) }
+
+    /// open(2) with O_CLOEXEC always added.
+    public static func open(_ path: String, _ flags: Int32, mode: mode_t = 0, relativeTo dir: Int32 = AT_FDCWD) throws(SystemError) -> FileDescriptor {
+        FileDescriptor(try retry("open \(path)") { openat(dir, path, flags | O_CLOEXEC, mode) })
+    }
+
+    /// fstat(2) on this descriptor: the file actually opened, not a path that may have changed.
+    public func stat() throws(SystemError) -> Glibc.stat {
+        var st = Glibc.stat()
+        try retry("fstat") { fstat(raw, &st) }
+        return st
+    }
+
+    /// Reads the whole file, refusing more than `limit` bytes.
+    public func readAll(limit: Int) throws(SystemError) -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = try retry("read") { read(raw, &chunk, 65_536) }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[0..<n])
+            if out.count > limit { return out }
+        }
+    }
+
+    /// The path the kernel has for this descriptor (symlinks resolved).
+    public func resolvedPath() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(raw)", &buf, Int(PATH_MAX))
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Process facts the runtime records.
+public enum ProcessInfo {
+    public static func environment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                let k = String(s[..<eq])
+                if env[k] == nil { env[k] = String(s[s.index(after: eq)...]) }
+            }
+            p += 1
+        }
+        return env
+    }
+
+    public static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return "/" }
+        let bytes = buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The user's name from /etc/passwd (no NSS modules loaded), or the uid.
+    public static func userName(uid: uid_t = getuid()) -> String {
+        if let fd = try? FileDescriptor.open("/etc/passwd", O_RDONLY), let bytes = try? fd.readAll(limit: 1 << 22) {
+            for line in bytes.split(separator: 0x0A) {
+                let f = line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+                if f.count > 2, String(decoding: f[2], as: UTF8.self) == String(uid) {
+                    return String(decoding: f[0], as: UTF8.self)
+                }
+            }
+        }
+        return String(uid)
+    }
+
+    public static func now() -> (seconds: Int64, microseconds: Int) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (Int64(ts.tv_sec), Int(ts.tv_nsec / 1000))
+    }
+
+    public static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

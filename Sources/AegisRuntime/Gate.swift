@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisConfig
+import AegisPolicy
+
+/// The gate: judge a command, record the decision, run it if allowed, record
+/// the outcome.
+///
+/// MUST: nothing runs unless the decision is `auto` and its audit row is committed.
+/// MUST: the argument bytes judged are the bytes executed, unchanged.
+/// MUST: the executable is resolved once; that opened file is what runs.
+/// MUST: every error on the way to a decision refuses (fail closed).
+public struct GateRequest: Sendable {
+    public var argv: [[UInt8]]
+    public var sources: PolicySources
+    public var agent: String?
+    public var callerParams: JSONObject
+    public var cwd: String
+    public var sessionID: String
+
+    public init(argv: [[UInt8]], sources: PolicySources, agent: String?, callerParams: JSONObject, cwd: String, sessionID: String) {
+        self.argv = argv
+        self.sources = sources
+        self.agent = agent
+        self.callerParams = callerParams
+        self.cwd = cwd
+        self.sessionID = sessionID
+    }
+}
+
+public enum GateResult: Sendable {
+    /// The command ran; its termination, and a warning if its outcome could not be recorded.
+    case ran(Termination, auditWarning: String?)
+    /// Refused by policy (exit 77).
+    case refused(Judgement, reason: RefusalReason)
+}
+
+public enum RefusalReason: Sendable, Equatable {
+    case blocked
+    case approvalRequired
+}
+
+public enum GateError: Error, Sendable {
+    case policy(PolicyError)
+    case builtinMapping(BuiltinMappingError)
+    case auditUnavailable(path: String?, reason: String)
+    case notFound(String, Judgement)
+    case notExecutable(path: String, reason: String, Judgement)
+    case spawn(SpawnError, Judgement)
+    case usage(String)
+}
+
+/// A command, judged: the action (as the deciding layer mapped it) and the decision.
+public struct Judgement: Sendable {
+    public var action: Action
+    public var decision: Decision
+    public var perLayer: [(layer: String, action: Action, decision: Decision)]
+}
+
+public enum Gate {
+    /// Judges a command against every layer without running it.
+    public static func judge(
+        argv: [[UInt8]], cwd: String, resolvedPath: String?, policy: LoadedPolicy, agent: String?,
+        callerParams: JSONObject, at now: Instant
+    ) throws(GateError) -> Judgement {
+        let builtin: [CommandMapping.Entry]
+        do { builtin = try Builtin.commandMapping() } catch { throw .builtinMapping(error) }
+        let command = CommandMapping.Command(argv: argv, cwd: cwd, resolvedPath: resolvedPath)
+        let results: [(layer: String, action: Action, decision: Decision)]
+        do {
+            results = try policy.layered.judge(command, builtinMapping: builtin, agent: agent, callerParams: callerParams, at: now)
+        } catch {
+            throw .policy(.evaluation(error))
+        }
+        var best = results[0]
+        var combined = results[0].decision
+        for r in results.dropFirst() {
+            let next = combined.stricter(r.decision)
+            if next.layer == r.decision.layer && next.rule == r.decision.rule && next.approval == r.decision.approval
+                && next.riskLevel == r.decision.riskLevel && (r.decision.approval > combined.approval
+                    || (r.decision.approval == combined.approval && r.decision.riskLevel > combined.riskLevel)) {
+                best = r
+            }
+            combined = next
+        }
+        return Judgement(action: best.action, decision: combined, perLayer: results)
+    }
+
+    public static func run(_ request: GateRequest) throws(GateError) -> GateResult {
+        let started = ProcessInfo.monotonicNanoseconds()
+        let loaded: LoadedPolicy
+        do { loaded = try PolicyFiles.load(request.sources) } catch { throw .policy(error) }
+
+        // Resolve once; a failure is judged and recorded like any other command.
+        var resolveError: ResolveError?
+        var executable: ResolvedExecutable?
+        do {
+            executable = try ExecutableResolver.resolve(request.argv[0], searchPath: request.sources.environment["PATH"])
+        } catch {
+            resolveError = error
+        }
+        let (nowSeconds, micros) = ProcessInfo.now()
+        let judgement = try judge(
+            argv: request.argv, cwd: request.cwd, resolvedPath: executable?.path, policy: loaded,
+            agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
+
+        let store = try openStore(loaded, environment: request.sources.environment)
+        var record = AuditStore.DecisionRecord(
+            sessionID: request.sessionID, timestamp: ISO8601.format(unixSeconds: nowSeconds, microseconds: micros),
+            action: judgement.action, decision: judgement.decision, resultStatus: "pending", resultError: nil,
+            argvJSON: argvJSON(request.argv), cwd: request.cwd, user: ProcessInfo.userName(), pid: getpid(),
+            executable: executable?.path, policyFiles: loaded.files.map(\.path))
+
+        func recordFinal(_ status: String, _ error: String?, exit: Int32?) throws(GateError) {
+            record.resultStatus = status
+            record.resultError = error
+            record.exitStatus = exit
+            do { _ = try store.record(record) } catch {
+                throw .auditUnavailable(path: store.path, reason: error.message)
+            }
+        }
+
+        switch judgement.decision.approval {
+        case .block:
+            try recordFinal("blocked", "blocked by rule \(judgement.decision.rule)", exit: 77)
+            return .refused(judgement, reason: .blocked)
+        case .approve:
+            try recordFinal("denied", "approval required; no approver available", exit: 77)
+            return .refused(judgement, reason: .approvalRequired)
+        case .auto:
+            break
+        }
+        guard let executable else {
+            switch resolveError {
+            case .notExecutable(let path, let reason)?:
+                try recordFinal("not_executable", "\(path): \(reason)", exit: 126)
+                throw .notExecutable(path: path, reason: reason, judgement)
+            default:
+                let name = String(decoding: request.argv[0], as: UTF8.self)
+                try recordFinal("not_found", "\(name): command not found", exit: 127)
+                throw .notFound(name, judgement)
+            }
+        }
+
+        // The decision row is committed before the command starts.
+        let row: Int64
+        do { row = try store.record(record) } catch {
+            throw .auditUnavailable(path: store.path, reason: error.message)
+        }
+        let termination: Termination
+        do {
+            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment())
+        } catch {
+            let reason: String
+            switch error {
+            case .exec(let e): reason = String(cString: strerror(e))
+            case .system(let s): reason = s.description
+            }
+            _ = try? store.complete(row: row, outcome(started, status: "not_executable", error: reason, exit: 126, signal: nil))
+            throw .spawn(error, judgement)
+        }
+        var o: AuditStore.Outcome
+        switch termination {
+        case .exited(let code):
+            o = outcome(started, status: code == 0 ? "success" : "failure", error: nil, exit: code, signal: nil)
+        case .signaled(let sig):
+            o = outcome(started, status: "failure", error: "killed by signal \(sig)", exit: 128 + sig, signal: sig)
+        }
+        do {
+            try store.complete(row: row, o)
+        } catch {
+            o.status = "unknown"
+            return .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(store.path): \(error.message)")
+        }
+        return .ran(termination, auditWarning: nil)
+    }
+
+    static func outcome(_ started: UInt64, status: String, error: String?, exit: Int32?, signal: Int32?) -> AuditStore.Outcome {
+        let (s, us) = ProcessInfo.now()
+        let ms = Double(ProcessInfo.monotonicNanoseconds() - started) / 1_000_000
+        return AuditStore.Outcome(status: status, error: error, exitStatus: exit, signal: signal,
+                                  durationMilliseconds: ms, finishedAt: ISO8601.format(unixSeconds: s, microseconds: us))
+    }
+
+    static func openStore(_ loaded: LoadedPolicy, environment: [String: String]) throws(GateError) -> AuditStore {
+        guard let path = loaded.audit?.path ?? AuditStore.defaultPath(environment: environment) else {
+            throw .auditUnavailable(path: nil, reason: "no audit location: set HOME or XDG_STATE_HOME, or `audit: {path: ...}` in the policy")
+        }
+        do {
+            return try AuditStore(path: path, synchronous: loaded.audit?.synchronous ?? .normal)
+        } catch {
+            switch error {
+            case .directory(let p, let reason): throw .auditUnavailable(path: p, reason: reason)
+            case .database(let p, let reason): throw .auditUnavailable(path: p, reason: reason)
+            case .newerSchema(let p, let v):
+                throw .auditUnavailable(path: p, reason: "schema version \(v) is newer than this aegis-exec understands")
+            }
+        }
+    }
+
+    /// The exact argument bytes as a JSON list (invalid UTF-8 as \udcXX escapes).
+    public static func argvJSON(_ argv: [[UInt8]]) -> String {
+        "[" + argv.map { JSON.byteStringLiteral($0) }.joined(separator: ",") + "]"
+    }
+
+    /// The session an invocation belongs to: `AEGIS_SESSION` if set, else the
+    /// terminal session (getsid) it runs in.
+    public static func sessionID(environment: [String: String]) -> String {
+        if let s = environment["AEGIS_SESSION"], !s.isEmpty { return s }
+        return "sid-\(getsid(0))"
+    }
+}

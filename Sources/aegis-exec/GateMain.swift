@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisPolicy
+import AegisRuntime
+
+/// The hot path: `aegis-exec [OPTIONS] -- CMD ARGS...`. No argument-parser
+/// machinery, no Foundation: every agent command pays for what runs here.
+enum GateMain {
+    static func run(_ rawArgs: [[UInt8]]) -> Int32 {
+        let args: GateArguments
+        do {
+            args = try GateArguments.parse(rawArgs.dropFirst())
+        } catch {
+            Messages.printError(error.message)
+            return ExitStatus.usage
+        }
+        let env = ProcessInfo.environment()
+        let request = GateRequest(
+            argv: args.command, sources: PolicySources(explicit: args.policies, environment: env),
+            agent: args.agent ?? env["AEGIS_AGENT"].flatMap { $0.isEmpty ? nil : $0 }, callerParams: args.params,
+            cwd: ProcessInfo.currentDirectory(), sessionID: Gate.sessionID(environment: env))
+        do {
+            switch try Gate.run(request) {
+            case .ran(let termination, let warning):
+                if let warning { Messages.printError("warning: " + warning) }
+                return termination.shellStatus
+            case .refused(let judgement, let reason):
+                Messages.printError(Messages.refusal(judgement, reason, argv: args.command))
+                return ExitStatus.refused
+            }
+        } catch {
+            let (message, status) = Messages.failure(error, argv: args.command)
+            Messages.printError(message)
+            return status
+        }
+    }
+
+    /// The process's own argument bytes, exactly as the kernel passed them.
+    static func rawArguments() -> [[UInt8]] {
+        (0..<Int(CommandLine.argc)).map { i in
+            guard let p = CommandLine.unsafeArgv[i] else { return [] }
+            return Array(UnsafeRawBufferPointer(start: p, count: strlen(p)))
+        }
+    }
+}
