@@ -35,6 +35,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Measures policy load and evaluation in-process (scripts/bench).
+        .executableTarget(name: "aegis-bench", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy"]),
         .testTarget(name: "AegisPolicyTests", dependencies: ["AegisPolicy"]),
         .testTarget(name: "AegisConfigTests", dependencies: ["AegisConfig", "AegisPolicy"]),
         .testTarget(name: "AegisRuntimeTests", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy"]),

@@ -209,7 +209,7 @@ struct Reader {
     }
 
     mutating func unknownKey(_ key: String, _ keyNode: Int, in what: String, known: [String]) {
-        let hint = known.first(where: { editDistance($0, key) <= 2 }).map { " (did you mean '\($0)'?)" } ?? ""
+        let hint = suggestion(key, known).map { " (did you mean '\($0)'?)" } ?? ""
         error(mark(keyNode), "unknown key '\(key)' in \(what)\(hint); allowed: \(known.joined(separator: ", "))")
     }
 
@@ -414,6 +414,11 @@ struct Reader {
 
     mutating func readConditions(_ n: Int) -> [Condition]? {
         guard let entries = mapping(n, "conditions") else { return nil }
+        for e in entries where e.key.hasPrefix("param_") {
+            if case .mapping(let pairs) = doc[e.value].kind, pairs.isEmpty {
+                error(mark(e.value), "\(e.key) is empty; give at least one param: {name: value}")
+            }
+        }
         var out: [Condition] = []
         var after: Int?, before: Int?
         for e in entries {
@@ -430,6 +435,7 @@ struct Reader {
                         error(mark(item), "weekdays are numbers 1 (Monday) to 7 (Sunday), not \(describe(item))")
                     }
                 }
+                if items.isEmpty { error(mark(e.value), "weekdays is empty: the rule could never match") }
                 out.append(.weekdays(days))
             case "param_eq", "param_contains":
                 guard let pairs = mapping(e.value, e.key) else { continue }
@@ -494,7 +500,7 @@ struct Reader {
             case "not":
                 if let group = readConditions(e.value) { out.append(.not(group)) }
             default:
-                let hint = Reader.conditionKeys.first(where: { editDistance($0, e.key) <= 2 }).map { " (did you mean '\($0)'?)" } ?? ""
+                let hint = suggestion(e.key, Reader.conditionKeys).map { " (did you mean '\($0)'?)" } ?? ""
                 error(mark(e.keyNode), "unknown condition '\(e.key)'\(hint); conditions are: \(Reader.conditionKeys.joined(separator: ", "))")
             }
         }
@@ -524,6 +530,13 @@ struct Reader {
 }
 
 func stripDashes(_ s: String) -> String { String(s.drop(while: { $0 == "-" })) }
+
+/// The known word a misspelt one most likely meant: close in spelling, or
+/// one a prefix of the other (`risk` for `risk_level`).
+func suggestion(_ word: String, _ known: [String]) -> String? {
+    known.first { editDistance($0, word) <= 2 }
+        ?? known.first { word.count >= 3 && ($0.hasPrefix(word) || word.hasPrefix($0)) }
+}
 
 /// Levenshtein distance, for "did you mean" hints.
 func editDistance(_ a: String, _ b: String) -> Int {

@@ -120,7 +120,7 @@ struct Init: ParsableCommand {
             Messages.printError(e == EEXIST
                 ? "\(path) already exists; not overwriting it (choose another path or remove it first)"
                 : "cannot create \(path): \(String(cString: strerror(e)))")
-            throw ExitCode(ExitStatus.configuration)
+            throw ExitCode(ExitStatus.usage)
         }
         defer { close(fd) }
         let bytes = Array(t.text.utf8)

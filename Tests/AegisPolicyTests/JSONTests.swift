@@ -1,0 +1,44 @@
+import Testing
+@testable import AegisPolicy
+
+@Suite struct JSONTests {
+    @Test func numbersStayNumbersAndIntegersStayIntegers() throws {
+        let v = try JSON.parse(#"{"count": 150, "ratio": 0.5, "big": 1e3, "neg": -7}"#)
+        guard case .object(let o) = v else { Issue.record("not an object"); return }
+        #expect(o["count"] == .int(150))
+        #expect(o["ratio"] == .double(0.5))
+        #expect(o["big"] == .double(1000))
+        #expect(o["neg"] == .int(-7))
+        #expect(o.keys == ["count", "ratio", "big", "neg"])
+    }
+
+    @Test func roundTripsThroughText() throws {
+        let text = #"{"a":[1,2.5,true,null,"x\"y\n"],"b":{"c":"é\u0001"}}"#
+        #expect(try JSON.parse(text).serialized == text)
+    }
+
+    @Test func rejectsMalformedInput() {
+        for bad in ["", "{", "[1,]", "{\"a\" 1}", "01", "\"\\ud800\"", "{\"a\":1,\"a\":2}", "nul", "1 2"] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSON.parse(bad) }
+        }
+    }
+
+    @Test func deepNestingIsRefusedNotACrash() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSON.parse(deep) }
+    }
+
+    @Test func bytesThatAreNotUTF8BecomeSurrogateEscapes() {
+        #expect(JSON.byteStringLiteral(Array("ok".utf8)) == #""ok""#)
+        #expect(JSON.byteStringLiteral([0x61, 0xFF, 0x62]) == #""a\udcffb""#)
+        #expect(JSON.byteStringLiteral([0xC3, 0xA9, 0x01]) == #""é\u0001""#)
+        // An overlong encoding is not valid UTF-8: each byte escapes.
+        #expect(JSON.byteStringLiteral([0xC0, 0xAF]) == #""\udcc0\udcaf""#)
+    }
+
+    @Test func looseEqualityFollowsPython() {
+        #expect(JSON.int(1).looselyEquals(.double(1.0)))
+        #expect(!JSON.string("1").looselyEquals(.int(1)))
+        #expect(JSON.array([.int(1)]).looselyEquals(.array([.double(1)])))
+    }
+}

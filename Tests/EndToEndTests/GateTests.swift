@@ -1,0 +1,257 @@
+import Foundation
+import Testing
+
+/// `aegis-exec -- CMD`: decisions, exit statuses, messages and audit rows,
+/// through the built binary and a real SQLite file.
+@Suite struct GateTests {
+    static let allowShell = """
+        version: "1"
+        defaults: { risk_level: medium, approval: approve }
+        rules:
+          - name: no-touch
+            match: { program: touch }
+            risk_level: critical
+            approval: block
+          - name: shells
+            match: { program: sh }
+            risk_level: low
+            approval: auto
+          - name: tools
+            match: { program: "[a-z]*" , type: "file.read" }
+            risk_level: low
+            approval: auto
+          - name: python
+            match: { program: "python3*" }
+            risk_level: low
+            approval: auto
+          - name: sqlite
+            match: { program: sqlite3 }
+            risk_level: low
+            approval: auto
+        """
+
+    @Test func autoRunsTheCommandQuietlyAndPassesItsStatusThrough() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let r = s.run("--policy", p, "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+        #expect(r.status == 3)
+        #expect(r.stdout == "out\n")
+        #expect(r.stderr == "err\n")
+    }
+
+    @Test func aSignalGives128PlusItsNumber() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let r = s.run("--policy", p, "--", "sh", "-c", "kill -TERM $$")
+        #expect(r.status == 143)
+        #expect(!r.signaled)
+        #expect(s.sql("select result_status, exit_status, signal from audit_log") == ["failure|143|15"])
+    }
+
+    @Test func blockRefusesWithOneLineAnd77AndTheCommandNeverStarts() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let target = s.dir + "/created"
+        let r = s.run("--policy", p, "--", "touch", target)
+        #expect(r.status == 77)
+        #expect(!FileManager.default.fileExists(atPath: target))
+        #expect(r.stderr.hasPrefix("aegis-exec: refused: touch "))
+        #expect(r.stderr.contains("rule 'no-touch'"))
+        #expect(r.stderr.contains("risk critical"))
+        #expect(r.stderr.filter { $0 == "\n" }.count == 1)
+        #expect(r.stdout.isEmpty)
+        #expect(s.sql("select action_type, risk_level, approval, matched_rule, result_status from audit_log")
+                == ["file.write|CRITICAL|block|no-touch|blocked"])
+    }
+
+    @Test func approveRefusesWhileNoApproverIsAvailable() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let r = s.run("--policy", p, "--", "env")
+        #expect(r.status == 77)
+        #expect(r.stderr.contains("needs approval"))
+        #expect(r.stderr.contains("no approver"))
+        #expect(r.stdout.isEmpty)
+        #expect(s.sql("select approval, matched_rule, result_status from audit_log") == ["approve|<default>|denied"])
+    }
+
+    @Test func theDecisionIsCommittedBeforeTheCommandStarts() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        // The command itself reads the audit log while it runs.
+        let r = s.run("--policy", p, "--", "sqlite3", s.auditPath, "select result_status from audit_log")
+        #expect(r.status == 0)
+        #expect(r.stdout == "pending\n")
+        let rows = s.sql("select result_status, exit_status, duration_ms > 0, finished_at is not null, pid > 0 from audit_log")
+        #expect(rows == ["success|0|1|1|1"])
+    }
+
+    @Test func auditRowsCarryTheOriginalsColumnsAndTheCommand() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let r = s.run("--policy", p, "--agent", "coder-1", "--", "sh", "-c", "true", env: ["AEGIS_SESSION": "s-42"])
+        #expect(r.status == 0)
+        let row = s.sql("""
+            select session_id, action_type, risk_level, approval, matched_rule, agent_id, argv, cwd, executable,
+                   policy_layer, json_extract(action_params, '$.argc'), substr(timestamp, 11, 1), substr(timestamp, 27)
+            from audit_log
+            """)
+        #expect(row == [#"s-42|exec|LOW|auto|shells|coder-1|["sh","-c","true"]|\#(s.dir)|/usr/bin/dash|command line|3|T|+00:00"#])
+    }
+
+    @Test func unknownCommandIs127AndNonExecutableIs126() {
+        let s = Sandbox()
+        let p = s.policy("rules:\n  - name: all\n    approval: auto\n    risk_level: low\n")
+        let missing = s.run("--policy", p, "--", "no-such-command-xyz")
+        #expect(missing.status == 127)
+        #expect(missing.stderr == "aegis-exec: no-such-command-xyz: command not found\n")
+        let plain = s.write("notexec.sh", "#!/bin/sh\necho hi\n", mode: 0o644)
+        let noexec = s.run("--policy", p, "--", plain)
+        #expect(noexec.status == 126)
+        #expect(noexec.stderr.contains("cannot execute"))
+        let dir = s.run("--policy", p, "--", "/tmp")
+        #expect(dir.status == 126)
+        #expect(s.sql("select result_status, exit_status from audit_log order by id") == ["not_found|127", "not_executable|126", "not_executable|126"])
+    }
+
+    @Test func scriptsRunThroughTheOpenedDescriptor() {
+        let s = Sandbox()
+        let p = s.policy("rules:\n  - name: all\n    approval: auto\n")
+        let script = s.write("hello.sh", "#!/bin/sh\necho \"hello $1\"\n", mode: 0o755)
+        let r = s.run("--policy", p, "--", script, "world")
+        #expect(r.status == 0)
+        #expect(r.stdout == "hello world\n")
+    }
+
+    @Test func argumentBytesReachTheCommandExactly() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let weird: [[UInt8]] = [[0xFF, 0xFE], Array("é".utf8), [0x1B, 0x5B, 0x41], Array("a b".utf8), [], Array("-".utf8)]
+        let dump = "import sys,os; sys.stdout.buffer.write(b'\\x00'.join(os.fsencode(a) for a in sys.argv[1:]))"
+        let r = s.run([Array("--policy".utf8), Array(p.utf8), Array("--".utf8), Array("python3".utf8), Array("-c".utf8), Array(dump.utf8)] + weird)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdoutBytes == Array(weird.joined(separator: [0])))
+        let argv = s.sql("select argv from audit_log")
+        #expect(argv.first?.contains(#"["python3","-c","#) == true)
+        #expect(argv.first?.hasSuffix(#""\udcff\udcfe","é","\u001b[A","a b","","-"]"#) == true)
+    }
+
+    @Test func anArgvNearArgMaxRunsAndIsAudited() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let big = Array(repeating: String(repeating: "x", count: 1000), count: 1500)
+        let r = s.run(["--policy", p, "--", "sh", "-c", "echo $#", "sh"].map { Array($0.utf8) } + big.map { Array($0.utf8) })
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "1500\n")
+        #expect(s.sql("select json_array_length(argv), result_status from audit_log") == ["1504|success"])
+    }
+
+    @Test func manyConcurrentInvocationsLoseNoRow() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let n = 100
+        let statuses = Results(n)
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            statuses[i] = s.run("--policy", p, "--", "sh", "-c", "exit \(i % 7)").status
+        }
+        #expect((0..<n).allSatisfy { statuses[$0] == Int32($0 % 7) })
+        #expect(s.sql("select count(*), count(finished_at), sum(exit_status) from audit_log")
+                == ["\(n)|\(n)|\((0..<n).map { $0 % 7 }.reduce(0, +))"])
+        #expect(s.sql("pragma integrity_check") == ["ok"])
+    }
+
+    @Test func anUnwritableAuditStoreStopsTheCommand() {
+        let s = Sandbox()
+        let p = s.policy("audit: { path: /etc/hostname/audit.db }\nrules:\n  - name: all\n    approval: auto\n")
+        let marker = s.dir + "/ran"
+        let r = s.run("--policy", p, "--", "sh", "-c", "touch \(marker)")
+        #expect(r.status == 78)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(r.stderr.hasPrefix("aegis-exec: cannot write the audit log"))
+    }
+
+    @Test func theAuditStoreIsPrivate() throws {
+        let s = Sandbox()
+        let p = s.policy("rules:\n  - name: all\n    approval: auto\n", name: "p.yaml")
+        // Without audit.path: the per-user default under XDG_STATE_HOME.
+        try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: "audit: { path: \(s.auditPath) }", with: "")
+            .write(toFile: p, atomically: true, encoding: .utf8)
+        #expect(s.run("--policy", p, "--", "true").status == 0)
+        let db = s.dir + "/state/aegis/audit.db"
+        let fileMode = try FileManager.default.attributesOfItem(atPath: db)[.posixPermissions] as? Int
+        let dirMode = try FileManager.default.attributesOfItem(atPath: s.dir + "/state/aegis")[.posixPermissions] as? Int
+        #expect(fileMode == 0o600)
+        #expect(dirMode == 0o700)
+    }
+
+    @Test func anInvalidPolicyRunsNothingAndSaysWhere() {
+        let s = Sandbox()
+        let p = s.write("bad.yaml", "rules:\n  - name: a\n    approval: sometimes\n")
+        let marker = s.dir + "/ran"
+        let r = s.run("--policy", p, "--", "touch", marker)
+        #expect(r.status == 78)
+        #expect(r.stderr == "aegis-exec: invalid policy: \(p):3:15: approval 'sometimes' is not one of auto, approve, block\n")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func noPolicyAtAllIsAConfigurationError() {
+        let s = Sandbox()
+        let r = s.run("--", "true")
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("no policy"))
+        let missing = s.run("--policy", s.dir + "/nope.yaml", "--", "true")
+        #expect(missing.status == 78)
+        #expect(missing.stderr.contains("cannot read policy"))
+    }
+
+    @Test func usageErrorsAre125() {
+        let s = Sandbox()
+        #expect(s.run("--bogus", "--", "true").status == 125)
+        #expect(s.run("--policy").status == 125)
+        let p = s.policy(Self.allowShell)
+        #expect(s.run("--policy", p, "--param", "argv=forged", "--", "true").status == 125)
+        #expect(s.run("--policy", p, "--params", "{not json", "--", "true").status == 125)
+    }
+
+    @Test func callerParamsReachConditionsWithTheirTypes() {
+        let s = Sandbox()
+        let p = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: big-batch
+                conditions: { param_gt: { count: 100 } }
+                risk_level: high
+                approval: block
+            """)
+        #expect(s.run("--policy", p, "--param", "count=150", "--", "true").status == 77)
+        #expect(s.run("--policy", p, "--params", #"{"count": 50}"#, "--", "true").status == 0)
+        // A string where the rule compares numbers cannot be decided: refused, not allowed.
+        let r = s.run("--policy", p, "--params", #"{"count": "150"}"#, "--", "true")
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("rule 'big-batch'"))
+    }
+
+    @Test func commandOrientedRulesJudgeFlagsAndPaths() {
+        let s = Sandbox()
+        let p = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: rm-recursive-outside-tmp
+                match: { type: file.delete }
+                conditions:
+                  flags_any: [r, R, recursive]
+                  path_outside: [/tmp]
+                risk_level: high
+                approval: block
+            """)
+        let victim = s.dir + "/keep"
+        try? FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        let r = s.run("--policy", p, "--", "rm", "-rf", "keep")
+        #expect(r.status == 77)
+        #expect(FileManager.default.fileExists(atPath: victim))
+        let tmp = NSTemporaryDirectory() + "aegis-rm-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        #expect(s.run("--policy", p, "--", "rm", "-rf", tmp).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: tmp))
+    }
+}
