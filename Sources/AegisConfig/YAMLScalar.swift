@@ -13,6 +13,10 @@ enum YAMLScalar {
 
     static func resolve(_ text: String, plain: Bool) -> Value {
         guard plain else { return .string(text) }
+        // Most scalars are words that cannot be anything but strings; decide
+        // those by their first byte before comparing against the keyword list.
+        guard let first = text.utf8.first else { return .null }
+        if !"~nNtTfFyYoO.+-0123456789".utf8.contains(first) { return .string(text) }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON": return .bool(true)

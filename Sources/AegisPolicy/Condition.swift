@@ -48,11 +48,11 @@ public indirect enum Condition: Sendable {
     }
 }
 
-/// A compiled `param_matches` regex (searched, not anchored, as Python's re.search).
-public struct Pattern: @unchecked Sendable {
-    // Regex is immutable once built; it is not marked Sendable by the library.
+/// A compiled `param_matches` regex: Python `re` syntax, searched (not
+/// anchored) as `re.search` does, in time linear in the input.
+public struct Pattern: Sendable {
     public let source: String
-    let regex: Regex<AnyRegexOutput>
+    let program: PatternProgram
 
     public struct SyntaxError: Error, Sendable {
         public let message: String
@@ -61,15 +61,13 @@ public struct Pattern: @unchecked Sendable {
     public init(_ source: String) throws(SyntaxError) {
         self.source = source
         do {
-            regex = try Regex(source)
+            program = try PatternParser.compile(source)
         } catch {
-            throw SyntaxError(message: "invalid regular expression '\(source)': \(error)")
+            throw SyntaxError(message: "invalid regular expression '\(source)': \(error.message)")
         }
     }
 
-    public func search(_ text: String) -> Bool {
-        (try? regex.firstMatch(in: text)) != nil
-    }
+    public func search(_ text: String) -> Bool { program.search(text) }
 }
 
 /// A moment, as the evaluator needs it: Unix seconds.

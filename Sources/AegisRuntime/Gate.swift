@@ -64,9 +64,13 @@ public enum Gate {
         argv: [[UInt8]], cwd: String, resolvedPath: String?, policy: LoadedPolicy, agent: String?,
         callerParams: JSONObject, at now: Instant
     ) throws(GateError) -> Judgement {
-        let builtin: [CommandMapping.Entry]
-        do { builtin = try Builtin.commandMapping() } catch { throw .builtinMapping(error) }
         let command = CommandMapping.Command(argv: argv, cwd: cwd, resolvedPath: resolvedPath)
+        let builtin: [CommandMapping.Entry]
+        do {
+            builtin = try Builtin.commandMapping(program: command.programName, path: resolvedPath)
+        } catch {
+            throw .builtinMapping(error)
+        }
         let results: [(layer: String, action: Action, decision: Decision)]
         do {
             results = try policy.layered.judge(command, builtinMapping: builtin, agent: agent, callerParams: callerParams, at: now)

@@ -18,6 +18,9 @@ func median(_ xs: [UInt64]) -> Double { Double(xs.sorted()[xs.count / 2]) / 1000
 
 var loadTimes: [UInt64] = []
 var judgeTimes: [UInt64] = []
+var auditTimes: [UInt64] = []
+let auditPath = "/tmp/aegis-bench-\(getpid()).db"
+defer { for suffix in ["", "-wal", "-shm"] { unlink(auditPath + suffix) } }
 let argv: [[UInt8]] = [Array("/bin/true".utf8)]
 let now = Instant(unixSeconds: ProcessInfo.now().seconds)
 for _ in 0..<iterations {
@@ -30,11 +33,21 @@ for _ in 0..<iterations {
         exit(1)
     }
     let t1 = ProcessInfo.monotonicNanoseconds()
-    _ = try Gate.judge(argv: argv, cwd: "/", resolvedPath: "/usr/bin/true", policy: loaded, agent: nil,
-                       callerParams: JSONObject(), at: now)
+    let judgement = try Gate.judge(argv: argv, cwd: "/", resolvedPath: "/usr/bin/true", policy: loaded, agent: nil,
+                                   callerParams: JSONObject(), at: now)
     let t2 = ProcessInfo.monotonicNanoseconds()
+    // What the gate writes per command: open, decision row, outcome.
+    let store = try AuditStore(path: auditPath)
+    let row = try store.record(AuditStore.DecisionRecord(
+        sessionID: "bench", timestamp: ISO8601.format(unixSeconds: now.unixSeconds), action: judgement.action,
+        decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(argv), cwd: "/",
+        user: ProcessInfo.userName(), pid: getpid(), executable: "/usr/bin/true", policyFiles: [args[1]]))
+    try store.complete(row: row, AuditStore.Outcome(status: "success", error: nil, exitStatus: 0, signal: nil,
+                                                    durationMilliseconds: 1, finishedAt: "x"))
+    let t3 = ProcessInfo.monotonicNanoseconds()
     loadTimes.append(t1 - t0)
     judgeTimes.append(t2 - t1)
+    auditTimes.append(t3 - t2)
 }
 let rules = (try? PolicyFiles.read(args[1]).policy.rules.count) ?? 0
-print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes))")
+print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes)) audit_us=\(median(auditTimes))")

@@ -48,3 +48,41 @@ import Testing
         #expect(CommandMapping.action(for: cmd, entries: try Builtin.commandMapping()).action.type == type)
     }
 }
+
+/// The gate parses only the built-in entries that could match its command;
+/// that must give exactly what the whole file gives.
+@Suite struct BuiltinSelectionTests {
+    @Test func everyEntryIsOneLineThatTheSelectionSees() throws {
+        let all = try Builtin.commandMapping()
+        var lines = 0
+        var unreadable: [String] = []
+        Builtin.forEachEntryLine { line, token in
+            lines += 1
+            if Builtin.programToken(token) == nil { unreadable.append(String(decoding: line, as: UTF8.self)) }
+        }
+        #expect(lines == all.count)
+        #expect(unreadable.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("rm", "/usr/bin/rm"), ("git", "/usr/bin/git"), ("zap", "/usr/bin/rm"), ("python3", "/usr/bin/python3.11"),
+        ("mkfs.ext4", "/usr/sbin/mkfs.ext4"), ("kubectl", nil), ("ls", "/usr/bin/ls"), ("nosuch", nil), ("sh", "/usr/bin/dash"),
+    ] as [(String, String?)])
+    func selectionAgreesWithTheWholeFile(_ program: String, _ path: String?) throws {
+        let all = try Builtin.commandMapping().filter { CommandMapping.programMatches($0.program, program: program, path: path) }
+        let selected = try Builtin.commandMapping(program: program, path: path)
+            .filter { CommandMapping.programMatches($0.program, program: program, path: path) }
+        #expect(selected.map(\.type) == all.map(\.type))
+        #expect(selected.map(\.program.pattern) == all.map(\.program.pattern))
+        #expect(selected.map { $0.subcommand?.pattern } == all.map { $0.subcommand?.pattern })
+    }
+}
+
+@Suite struct TemplateListTests {
+    /// Every policy under policies/ except the mapping is a template `init` can write.
+    @Test func everyShippedTemplateIsOffered() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: repoRoot.appendingPathComponent("policies").path)
+            .filter { $0.hasSuffix(".yaml") && $0 != "commands.yaml" }.map { String($0.dropLast(5)) }
+        #expect(Set(files) == Set(Builtin.templates.map(\.name)))
+    }
+}

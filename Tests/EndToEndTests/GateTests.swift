@@ -96,7 +96,7 @@ import Testing
                    policy_layer, json_extract(action_params, '$.argc'), substr(timestamp, 11, 1), substr(timestamp, 27)
             from audit_log
             """)
-        #expect(row == [#"s-42|exec|LOW|auto|shells|coder-1|["sh","-c","true"]|\#(s.dir)|/usr/bin/dash|command line|3|T|+00:00"#])
+        #expect(row == [#"s-42|shell.exec|LOW|auto|shells|coder-1|["sh","-c","true"]|\#(s.dir)|/usr/bin/dash|command line|3|T|+00:00"#])
     }
 
     @Test func unknownCommandIs127AndNonExecutableIs126() {
@@ -233,25 +233,32 @@ import Testing
 
     @Test func commandOrientedRulesJudgeFlagsAndPaths() {
         let s = Sandbox()
+        let scratch = s.dir + "/scratch"
         let p = s.policy("""
             defaults: { risk_level: low, approval: auto }
             rules:
-              - name: rm-recursive-outside-tmp
+              - name: rm-recursive-outside-scratch
                 match: { type: file.delete }
                 conditions:
                   flags_any: [r, R, recursive]
-                  path_outside: [/tmp]
+                  path_outside: [\(scratch)]
                 risk_level: high
                 approval: block
             """)
         let victim = s.dir + "/keep"
         try? FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: scratch + "/junk", withIntermediateDirectories: true)
         let r = s.run("--policy", p, "--", "rm", "-rf", "keep")
         #expect(r.status == 77)
+        #expect(r.stderr.contains("rm-recursive-outside-scratch"))
         #expect(FileManager.default.fileExists(atPath: victim))
-        let tmp = NSTemporaryDirectory() + "aegis-rm-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        #expect(s.run("--policy", p, "--", "rm", "-rf", tmp).status == 0)
-        #expect(!FileManager.default.fileExists(atPath: tmp))
+        // Relative paths are resolved against the working directory, and .. cannot hide an escape.
+        #expect(s.run("--policy", p, "--", "rm", "-r", "scratch/../keep").status == 77)
+        #expect(FileManager.default.fileExists(atPath: victim))
+        #expect(s.run("--policy", p, "--", "rm", "-rf", "scratch/junk").status == 0)
+        #expect(!FileManager.default.fileExists(atPath: scratch + "/junk"))
+        // Without -r the rule does not apply.
+        let file = s.write("plain.txt", "x")
+        #expect(s.run("--policy", p, "--", "rm", file).status == 0)
     }
 }

@@ -36,7 +36,8 @@ public final class AuditStore {
         do {
             connection = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             sqlite3_busy_timeout(connection.db, 10_000)
-            try connection.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL")")
+            _ = aegis_sqlite_no_checkpoint_on_close(connection.db)
+            try connection.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=32")
             version = try connection.intPragma("user_version")
         } catch {
             throw .database(path: path, reason: error.message)
