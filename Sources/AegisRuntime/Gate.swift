@@ -77,17 +77,9 @@ public enum Gate {
         } catch {
             throw .policy(.evaluation(error))
         }
-        var best = results[0]
-        var combined = results[0].decision
-        for r in results.dropFirst() {
-            let next = combined.stricter(r.decision)
-            if next.layer == r.decision.layer && next.rule == r.decision.rule && next.approval == r.decision.approval
-                && next.riskLevel == r.decision.riskLevel && (r.decision.approval > combined.approval
-                    || (r.decision.approval == combined.approval && r.decision.riskLevel > combined.riskLevel)) {
-                best = r
-            }
-            combined = next
-        }
+        // The strictest decision; on a tie the more trusted layer's stands.
+        let combined = results.dropFirst().reduce(results[0].decision) { $0.stricter($1.decision) }
+        let best = results.first { $0.layer == combined.layer } ?? results[0]
         return Judgement(action: best.action, decision: combined, perLayer: results)
     }
 

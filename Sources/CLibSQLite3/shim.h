@@ -10,3 +10,22 @@ static inline sqlite3_destructor_type aegis_sqlite_transient(void) { return SQLI
 static inline int aegis_sqlite_no_checkpoint_on_close(sqlite3 *db) {
     return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
 }
+
+// Each gated command is a short-lived process with its own connection, and
+// WAL recovery on open reads every frame in the WAL; so keep the WAL short:
+// after a commit that leaves 64 frames or more, checkpoint and truncate it.
+// A busy checkpoint is skipped (a later commit retries); it waits briefly at
+// most, so an open reader never stalls a command.
+static int aegis_wal_hook(void *unused, sqlite3 *db, const char *name, int frames) {
+    (void)unused;
+    if (frames >= 64) {
+        sqlite3_busy_timeout(db, 50);
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, (int *)0, (int *)0);
+        sqlite3_busy_timeout(db, 10000);
+    }
+    return SQLITE_OK;
+}
+
+static inline void aegis_sqlite_install_wal_hook(sqlite3 *db) {
+    sqlite3_wal_hook(db, aegis_wal_hook, (void *)0);
+}

@@ -32,7 +32,8 @@ enum Messages {
         let rule = j.decision.rule == Decision.defaultRuleName
             ? "the \(j.decision.layer) policy's defaults (no rule matched)"
             : "rule '\(j.decision.rule)' (\(j.decision.layer) policy\(where_))"
-        return "\(j.action.type) \(j.action.target): \(rule), risk \(j.decision.riskLevel)"
+        let action = j.action.target.isEmpty ? j.action.type : "\(j.action.type) \(j.action.target)"
+        return "\(action): \(rule), risk \(j.decision.riskLevel)"
     }
 
     static func refusal(_ j: Judgement, _ reason: RefusalReason, argv: [[UInt8]]) -> String {

@@ -6,7 +6,7 @@ import Glibc
 // command to gate, handled by the lean path that keeps the argument bytes exact.
 let raw = GateMain.rawArguments()
 let first = raw.count > 1 ? String(decoding: raw[1], as: UTF8.self) : ""
-let parserWords: Set<String> = [
+let parserWords: [String] = [
     "init", "validate", "schema", "simulate", "explain", "help",
     "-h", "--help", "--version", "--generate-completion-script", "--experimental-dump-help",
 ]

@@ -71,7 +71,7 @@ import Testing
 
     @Test(arguments: [
         "(unclosed", "a)", "*a", "a**", "[z-a]", "(?P=name)", "(a)\\1", "(?=x)", "(?<=x)y", "(?>a)", "a++", "\\q",
-        "x{1001}", "[abc", "(?i", "a(?i)b",
+        "x{1001}", "[abc", "(?i", "a(?i)b", "[a-\\", "\\x+1", "\\",
     ])
     func refusesWhatItCannotDecideSafely(_ pattern: String) {
         #expect(throws: Pattern.SyntaxError.self) { try Pattern(pattern) }

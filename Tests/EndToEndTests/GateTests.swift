@@ -160,6 +160,17 @@ import Testing
         #expect(s.sql("pragma integrity_check") == ["ok"])
     }
 
+    /// Every command opens the store afresh, and opening reads the whole WAL;
+    /// the WAL must stay short however many commands are refused or run.
+    @Test func theWriteAheadLogStaysShort() throws {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: block }\nrules: []\n")
+        for _ in 0..<200 { #expect(s.run("--policy", p, "--", "true").status == 77) }
+        let wal = try FileManager.default.attributesOfItem(atPath: s.auditPath + "-wal")[.size] as? Int ?? 0
+        #expect(wal < 1 << 20, "WAL is \(wal) bytes")
+        #expect(s.sql("select count(*) from audit_log") == ["200"])
+    }
+
     @Test func anUnwritableAuditStoreStopsTheCommand() {
         let s = Sandbox()
         let p = s.policy("audit: { path: /etc/hostname/audit.db }\nrules:\n  - name: all\n    approval: auto\n")
@@ -192,6 +203,18 @@ import Testing
         #expect(r.status == 78)
         #expect(r.stderr == "aegis-exec: invalid policy: \(p):3:15: approval 'sometimes' is not one of auto, approve, block\n")
         #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func aPolicyThatIsNotARegularFileIsRefusedAtOnce() {
+        let s = Sandbox()
+        let fifo = s.dir + "/fifo.yaml"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let r = s.run("--policy", fifo, "--", "true")
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("not a regular file"))
+        let dir = s.run("--policy", s.dir, "--", "true")
+        #expect(dir.status == 78)
+        #expect(dir.stderr.contains("directory"))
     }
 
     @Test func noPolicyAtAllIsAConfigurationError() {

@@ -37,7 +37,8 @@ public final class AuditStore {
             connection = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             sqlite3_busy_timeout(connection.db, 10_000)
             _ = aegis_sqlite_no_checkpoint_on_close(connection.db)
-            try connection.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL"); PRAGMA wal_autocheckpoint=32")
+            aegis_sqlite_install_wal_hook(connection.db)
+            try connection.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL")")
             version = try connection.intPragma("user_version")
         } catch {
             throw .database(path: path, reason: error.message)

@@ -96,7 +96,7 @@ public enum PolicyFiles {
     public static func read(_ path: String) throws(PolicyError) -> PolicyFile {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY)
+            fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
         } catch {
             throw .unreadable(path: path, reason: error.reason)
         }
@@ -105,7 +105,7 @@ public enum PolicyFiles {
 
     static func readIfPresent(_ path: String) throws(PolicyError) -> PolicyFile? {
         do {
-            let fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY)
+            let fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
             return try parse(fd, path: path)
         } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
             return nil
@@ -133,7 +133,7 @@ public enum PolicyFiles {
         }
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(name, O_RDONLY | O_NOCTTY | O_NOFOLLOW, relativeTo: dir.raw)
+            fd = try FileDescriptor.open(name, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, relativeTo: dir.raw)
         } catch where error.errno == ENOENT {
             return nil
         } catch where error.errno == ELOOP {
@@ -167,7 +167,9 @@ public enum PolicyFiles {
     static func parse(_ fd: FileDescriptor, path: String) throws(PolicyError) -> PolicyFile {
         do {
             let st = try fd.stat()
+            // Opened non-blocking so a FIFO cannot stall the gate; only regular files are read.
             if st.st_mode & S_IFMT == S_IFDIR { throw PolicyError.unreadable(path: path, reason: "it is a directory") }
+            if st.st_mode & S_IFMT != S_IFREG { throw PolicyError.unreadable(path: path, reason: "it is not a regular file") }
             if Int(st.st_size) > maxBytes {
                 let d = Diagnostic(file: path, line: 1, column: 1,
                                    message: "file is \(Int(st.st_size) >> 20) MiB; the limit for a policy is \(maxBytes >> 20) MiB")

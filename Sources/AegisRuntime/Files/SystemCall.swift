@@ -69,16 +69,16 @@ public final class FileDescriptor {
 
 /// Process facts the runtime records.
 public enum ProcessInfo {
+    /// The environment variables aegis-exec reads, and only those: looking
+    /// up a handful with getenv is cheaper than decoding the whole environment.
+    public static let consultedVariables = [
+        "PATH", "HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "AEGIS_POLICY", "AEGIS_AGENT", "AEGIS_SESSION",
+    ]
+
     public static func environment() -> [String: String] {
         var env: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") {
-                let k = String(s[..<eq])
-                if env[k] == nil { env[k] = String(s[s.index(after: eq)...]) }
-            }
-            p += 1
+        for name in consultedVariables {
+            if let v = getenv(name) { env[name] = String(decoding: UnsafeRawBufferPointer(start: v, count: strlen(v)), as: UTF8.self) }
         }
         return env
     }
