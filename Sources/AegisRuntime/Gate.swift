@@ -84,7 +84,6 @@ public enum Gate {
     }
 
     public static func run(_ request: GateRequest) throws(GateError) -> GateResult {
-        let started = ProcessInfo.monotonicNanoseconds()
         let loaded: LoadedPolicy
         do { loaded = try PolicyFiles.load(request.sources) } catch { throw .policy(error) }
 
@@ -144,6 +143,7 @@ public enum Gate {
         do { row = try store.record(record) } catch {
             throw .auditUnavailable(path: store.path, reason: error.message)
         }
+        let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
         do {
             termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment())
@@ -156,7 +156,7 @@ public enum Gate {
             _ = try? store.complete(row: row, outcome(started, status: "not_executable", error: reason, exit: 126, signal: nil))
             throw .spawn(error, judgement)
         }
-        var o: AuditStore.Outcome
+        let o: AuditStore.Outcome
         switch termination {
         case .exited(let code):
             o = outcome(started, status: code == 0 ? "success" : "failure", error: nil, exit: code, signal: nil)
@@ -166,12 +166,12 @@ public enum Gate {
         do {
             try store.complete(row: row, o)
         } catch {
-            o.status = "unknown"
             return .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(store.path): \(error.message)")
         }
         return .ran(termination, auditWarning: nil)
     }
 
+    /// What happened, with the command's own duration (from spawn to exit).
     static func outcome(_ started: UInt64, status: String, error: String?, exit: Int32?, signal: Int32?) -> AuditStore.Outcome {
         let (s, us) = ProcessInfo.now()
         let ms = Double(ProcessInfo.monotonicNanoseconds() - started) / 1_000_000

@@ -17,25 +17,8 @@ func messages(_ f: PolicyFile) -> [String] { f.diagnostics.map(\.description) }
     let noon = ISO8601.parse("2026-11-25T12:00:00Z")!
 
     @Test func originalPolicyLoadsAndDecidesAsTheOriginal() throws {
-        let f = load("""
-            version: "1"
-            defaults: { risk_level: medium, approval: approve }
-            rules:
-              - name: read_safe
-                match: { type: "read*" }
-                risk_level: low
-                approval: auto
-              - name: bulk_ops_need_approval
-                match: { type: "bulk_*" }
-                conditions:
-                  param_gt: { count: 100 }
-                risk_level: high
-                approval: approve
-              - name: no_deletes
-                match: { type: "delete*" }
-                risk_level: critical
-                approval: block
-            """)
+        let text = try String(contentsOf: repoRoot.appendingPathComponent("Tests/Fixtures/valid/original-readme.yaml"), encoding: .utf8)
+        let f = load(text)
         #expect(f.isValid, "\(messages(f))")
         func d(_ t: String, _ params: JSONObject = JSONObject()) throws -> Decision {
             try Evaluator.evaluate(Action(type: t, target: "crm", params: params), policy: f.policy, at: noon)
