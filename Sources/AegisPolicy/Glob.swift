@@ -29,6 +29,12 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
 
     public init(_ pattern: String) throws(SyntaxError) {
         self.pattern = pattern
+        // Most patterns are plain words: no tokens needed, they compare as strings.
+        if !pattern.utf8.contains(where: { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }) {
+            tokens = []
+            literal = pattern
+            return
+        }
         var tokens: [Token] = []
         let s = Array(pattern.unicodeScalars)
         var i = 0
@@ -90,7 +96,7 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
 
     public static let everything = try! Glob("*")
 
-    public var matchesEverything: Bool { tokens == [.star] }
+    public var matchesEverything: Bool { literal == nil && tokens == [.star] }
 
     public func matches(_ text: String) -> Bool {
         if let literal { return literal == text }

@@ -17,7 +17,7 @@ import Testing
         try #require(getuid() == 0, "needs root to create root-owned files")
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        FileManager.default.createFile(atPath: d + "/policy.yaml", contents: Data(policy.utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: d + "/policy.yaml", contents: Data(policy.utf8), attributes: [.posixPermissions: 0o644])
         let f = try PolicyFiles.readSystemPolicy(d + "/policy.yaml")
         #expect(f?.policy.rules.first?.name == "sys")
     }
@@ -31,7 +31,7 @@ import Testing
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let path = d + "/policy.yaml"
-        FileManager.default.createFile(atPath: path, contents: Data(policy.utf8), attributes: [.posixPermissions: 0o664])
+        _ = FileManager.default.createFile(atPath: path, contents: Data(policy.utf8), attributes: [.posixPermissions: 0o664])
         #expect(throws: PolicyError.self) { try PolicyFiles.readSystemPolicy(path) }
         chmod(path, 0o644)
         chown(path, 1000, 1000)
@@ -56,9 +56,9 @@ import Testing
         try #require(getuid() == 0)
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        FileManager.default.createFile(atPath: d + "/policy.yaml", contents: Data(policy.utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: d + "/policy.yaml", contents: Data(policy.utf8), attributes: [.posixPermissions: 0o644])
         let caller = d + "/caller.yaml"
-        FileManager.default.createFile(atPath: caller, contents: Data("defaults: { risk_level: low, approval: auto }\nrules: []\n".utf8))
+        _ = FileManager.default.createFile(atPath: caller, contents: Data("defaults: { risk_level: low, approval: auto }\nrules: []\n".utf8))
         let loaded = try PolicyFiles.load(PolicySources(explicit: [caller], environment: ["HOME": d], systemPath: d + "/policy.yaml"))
         #expect(loaded.layered.layers.map(\.name) == ["system", "command line"])
         let decision = try loaded.layered.judge(Action(type: "delete", target: "x"), at: Instant(unixSeconds: 0))
@@ -69,9 +69,9 @@ import Testing
         try #require(getuid() == 0)
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
-        FileManager.default.createFile(atPath: d + "/policy.yaml", contents: Data("rules: [".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: d + "/policy.yaml", contents: Data("rules: [".utf8), attributes: [.posixPermissions: 0o644])
         let caller = d + "/caller.yaml"
-        FileManager.default.createFile(atPath: caller, contents: Data("defaults: { approval: auto }\nrules: []\n".utf8))
+        _ = FileManager.default.createFile(atPath: caller, contents: Data("defaults: { approval: auto }\nrules: []\n".utf8))
         #expect(throws: PolicyError.self) {
             try PolicyFiles.load(PolicySources(explicit: [caller], environment: [:], systemPath: d + "/policy.yaml"))
         }
@@ -109,7 +109,7 @@ import Testing
             try ExecutableResolver.resolve(Array("no-such-tool".utf8), searchPath: "/usr/bin:/bin")
         }
         let plain = NSTemporaryDirectory() + "aegis-plain-" + UUID().uuidString
-        FileManager.default.createFile(atPath: plain, contents: Data("x".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: plain, contents: Data("x".utf8), attributes: [.posixPermissions: 0o644])
         defer { unlink(plain) }
         #expect(throws: ResolveError.self) { try ExecutableResolver.resolve(Array(plain.utf8), searchPath: nil) }
         do {
@@ -122,7 +122,7 @@ import Testing
 
     @Test func scriptsAreRecognised() throws {
         let path = NSTemporaryDirectory() + "aegis-script-" + UUID().uuidString
-        FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        _ = FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
         defer { unlink(path) }
         #expect(try ExecutableResolver.resolve(Array(path.utf8), searchPath: nil).isScript)
     }

@@ -24,7 +24,7 @@ import Testing
         let (_, make, text) = Self.inputs.first { $0.0 == name }!
         let s = Sandbox()
         let path = s.dir + "/\(name).yaml"
-        FileManager.default.createFile(atPath: path, contents: Data(make()))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(make()))
         let marker = s.dir + "/ran"
         let r = s.run("--policy", path, "--", "touch", marker)
         #expect(r.status == 78)
@@ -40,7 +40,7 @@ import Testing
     @Test func aHundredMegabytePolicyIsRefusedWithoutBeingRead() throws {
         let s = Sandbox()
         let path = s.dir + "/huge.yaml"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         #expect(truncate(path, 100 << 20) == 0)  // sparse: costs no disk
         let marker = s.dir + "/ran"
         let r = s.run("--policy", path, "--", "touch", marker)

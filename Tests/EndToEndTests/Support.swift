@@ -36,13 +36,13 @@ final class Sandbox: @unchecked Sendable {  // immutable after init
     func policy(_ yaml: String, name: String = "policy.yaml") -> String {
         let path = dir + "/" + name
         let text = yaml.contains("audit:") ? yaml : yaml + "\naudit: { path: \(auditPath) }\n"
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         return path
     }
 
     func write(_ name: String, _ text: String, mode: Int = 0o644) -> String {
         let path = dir + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
         return path
     }
 
