@@ -17,6 +17,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CLibSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CAegisSpawn"),
         .target(name: "AegisPolicy"),
         .target(
@@ -26,7 +27,7 @@ let package = Package(
         ),
         .target(
             name: "AegisRuntime",
-            dependencies: ["AegisConfig", "AegisPolicy", "CLibSQLite3", "CAegisSpawn"]
+            dependencies: ["AegisConfig", "AegisPolicy", "CLibSQLite3", "CLibSeccomp", "CAegisSpawn"]
         ),
         .executableTarget(
             name: "aegis-exec",

@@ -216,7 +216,7 @@ struct Reader {
     // MARK: the policy
 
     static let topKeys = ["version", "description", "timezone", "defaults", "audit", "commands", "rules"]
-    static let ruleKeys = ["name", "description", "match", "conditions", "risk_level", "approval"]
+    static let ruleKeys = ["name", "description", "match", "conditions", "risk_level", "approval", "sandbox"]
     static let matchKeys = ["type", "target", "agent", "program", "args"]
     static let commandKeys = ["program", "subcommand", "args", "type", "target", "options", "params"]
 
@@ -304,7 +304,8 @@ struct Reader {
             switch e.key {
             case "risk_level": if let r = riskLevel(e.value) { d.riskLevel = r }
             case "approval": if let a = approval(e.value) { d.approval = a }
-            default: unknownKey(e.key, e.keyNode, in: "defaults", known: ["risk_level", "approval"])
+            case "sandbox": if let sb = readSandbox(e.value) { d.sandbox = sb }
+            default: unknownKey(e.key, e.keyNode, in: "defaults", known: ["risk_level", "approval", "sandbox"])
             }
         }
         return d
@@ -383,10 +384,53 @@ struct Reader {
                 if !isNull(e.value), let c = readConditions(e.value) { rule.conditions = c }
             case "risk_level": if let r = riskLevel(e.value) { rule.riskLevel = r }
             case "approval": if let a = approval(e.value) { rule.approval = a }
+            case "sandbox": rule.sandbox = readSandbox(e.value)
             default: unknownKey(e.key, e.keyNode, in: "a rule", known: Reader.ruleKeys)
             }
         }
         return diagnostics.count == before || diagnostics[before...].allSatisfy({ $0.severity == .warning }) ? rule : nil
+    }
+
+    /// `sandbox: strict`, or `{profile, network, deny}`.
+    mutating func readSandbox(_ n: Int) -> SandboxSpec? {
+        func profile(_ node: Int) -> SandboxSpec.Profile? {
+            guard let name = string(node, "sandbox profile") else { return nil }
+            if let p = SandboxSpec.Profile(name: name) { return p }
+            error(mark(node), name.contains("/") || name.hasSuffix(".json")
+                ? "sandbox profile files (OCI seccomp JSON) are not supported by this aegis-exec; use default, strict or none"
+                : "sandbox profile '\(name)' is not one of default, strict, none")
+            return nil
+        }
+        if case .scalar = doc[n].kind {
+            return profile(n).map { SandboxSpec(profile: $0) }
+        }
+        guard let entries = mapping(n, "sandbox") else { return nil }
+        var spec = SandboxSpec()
+        for e in entries {
+            switch e.key {
+            case "profile": spec.profile = profile(e.value)
+            case "network":
+                if case .scalar(let s, let plain) = doc[e.value].kind, case .bool(let b) = YAMLScalar.resolve(s, plain: plain) {
+                    spec.network = b
+                } else {
+                    error(mark(e.value), "sandbox.network must be true or false, not \(describe(e.value))")
+                }
+            case "deny":
+                guard let names = stringList(e.value, "sandbox.deny") else { continue }
+                for (name, node) in zip(names, sequence(e.value, "sandbox.deny") ?? []) {
+                    if name.hasPrefix("@") {
+                        if SandboxGroups.groups[name] == nil {
+                            error(mark(node), "unknown syscall group '\(name)'; groups: \(SandboxGroups.groups.keys.sorted().joined(separator: ", "))")
+                        }
+                    } else if !SandboxGroups.isPlausibleSyscallName(name) {
+                        error(mark(node), "'\(name)' is not a system call name")
+                    }
+                }
+                spec.deny = names
+            default: unknownKey(e.key, e.keyNode, in: "sandbox", known: ["profile", "network", "deny"])
+            }
+        }
+        return spec
     }
 
     mutating func readMatch(_ n: Int) -> Match? {

@@ -21,7 +21,8 @@ public enum PolicySchema {
           "additionalProperties": false,
           "properties": {
             "risk_level": { "$ref": "#/$defs/riskLevel" },
-            "approval": { "$ref": "#/$defs/approval" }
+            "approval": { "$ref": "#/$defs/approval" },
+            "sandbox": { "$ref": "#/$defs/sandbox" }
           }
         },
         "audit": {
@@ -89,8 +90,24 @@ public enum PolicySchema {
             },
             "conditions": { "anyOf": [{ "type": "null" }, { "$ref": "#/$defs/conditions" }] },
             "risk_level": { "$ref": "#/$defs/riskLevel" },
-            "approval": { "$ref": "#/$defs/approval" }
+            "approval": { "$ref": "#/$defs/approval" },
+            "sandbox": { "$ref": "#/$defs/sandbox" }
           }
+        },
+        "sandbox": {
+          "description": "The seccomp sandbox: a profile name, or a mapping. Unset: the default profile.",
+          "anyOf": [
+            { "enum": ["default", "strict", "none"] },
+            {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "profile": { "enum": ["default", "strict", "none"] },
+                "network": { "type": "boolean" },
+                "deny": { "type": "array", "items": { "type": "string", "pattern": "^(@[a-z-]+|[a-z0-9_]+)$" } }
+              }
+            }
+          ]
         },
         "conditions": {
           "type": "object",

@@ -22,6 +22,8 @@ public struct Decision: Sendable, Equatable {
     public var layer: String
     public var ruleLocation: SourceLocation?
     public var trace: [RuleTrace]
+    /// The sandbox this layer asks for: the deciding rule's over the defaults'.
+    public var sandbox = SandboxSpec()
 
     public static let defaultRuleName = "<default>"
 
@@ -70,12 +72,14 @@ public enum Evaluator {
             let why = rule.conditions.isEmpty ? "match holds" : "match and all conditions hold"
             trace.append(RuleTrace(rule: rule.name, layer: layer, matched: true, reason: why))
             return Decision(riskLevel: rule.riskLevel, approval: rule.approval, rule: rule.name, layer: layer,
-                            ruleLocation: rule.location, trace: trace)
+                            ruleLocation: rule.location, trace: trace,
+                            sandbox: rule.sandbox.map { $0.over(policy.defaults.sandbox) } ?? policy.defaults.sandbox)
         }
         trace.append(RuleTrace(rule: Decision.defaultRuleName, layer: layer, matched: true,
                                reason: "no rule matched; defaults apply"))
         return Decision(riskLevel: policy.defaults.riskLevel, approval: policy.defaults.approval,
-                        rule: Decision.defaultRuleName, layer: layer, ruleLocation: nil, trace: trace)
+                        rule: Decision.defaultRuleName, layer: layer, ruleLocation: nil, trace: trace,
+                        sandbox: policy.defaults.sandbox)
     }
 
     static func matchFailure(_ m: Match, _ a: Action) -> String? {

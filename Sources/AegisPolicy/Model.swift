@@ -91,11 +91,13 @@ public struct Rule: Sendable {
     public var location: SourceLocation?
     /// The clock the rule's time conditions read; each file may set its own zone.
     public var zone: TimeZoneTable
+    /// The rule's `sandbox`, over the policy defaults' when it decides.
+    public var sandbox: SandboxSpec?
 
     public init(
         name: String, match: Match = Match(), conditions: [Condition] = [],
         riskLevel: RiskLevel = .medium, approval: Approval = .approve,
-        location: SourceLocation? = nil, zone: TimeZoneTable = .utc
+        location: SourceLocation? = nil, zone: TimeZoneTable = .utc, sandbox: SandboxSpec? = nil
     ) {
         self.name = name
         self.match = match
@@ -104,19 +106,22 @@ public struct Rule: Sendable {
         self.approval = approval
         self.location = location
         self.zone = zone
+        self.sandbox = sandbox
     }
 }
 
 public struct Defaults: Sendable, Equatable {
     public var riskLevel: RiskLevel
     public var approval: Approval
+    public var sandbox: SandboxSpec
 
     /// The original's values when a policy has no `defaults`: deny what no rule covers.
     public static let absent = Defaults(riskLevel: .medium, approval: .block)
 
-    public init(riskLevel: RiskLevel, approval: Approval) {
+    public init(riskLevel: RiskLevel, approval: Approval, sandbox: SandboxSpec = SandboxSpec()) {
         self.riskLevel = riskLevel
         self.approval = approval
+        self.sandbox = sandbox
     }
 }
 

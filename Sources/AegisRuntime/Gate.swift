@@ -48,14 +48,17 @@ public enum GateError: Error, Sendable {
     case notFound(String, Judgement)
     case notExecutable(path: String, reason: String, Judgement)
     case spawn(SpawnError, Judgement)
+    case sandbox(SandboxError)
     case usage(String)
 }
 
-/// A command, judged: the action (as the deciding layer mapped it) and the decision.
+/// A command, judged: the action (as the deciding layer mapped it), the
+/// decision, and the sandbox every layer's say adds up to.
 public struct Judgement: Sendable {
     public var action: Action
     public var decision: Decision
     public var perLayer: [(layer: String, action: Action, decision: Decision)]
+    public var sandbox: EffectiveSandbox
 }
 
 public enum Gate {
@@ -80,7 +83,13 @@ public enum Gate {
         // The strictest decision; on a tie the more trusted layer's stands.
         let combined = results.dropFirst().reduce(results[0].decision) { $0.stricter($1.decision) }
         let best = results.first { $0.layer == combined.layer } ?? results[0]
-        return Judgement(action: best.action, decision: combined, perLayer: results)
+        let sandbox: EffectiveSandbox
+        do {
+            sandbox = try EffectiveSandbox.combine(results.map(\.decision.sandbox))
+        } catch {
+            throw .sandbox(.unknownGroup(error.name))
+        }
+        return Judgement(action: best.action, decision: combined, perLayer: results, sandbox: sandbox)
     }
 
     public static func run(_ request: GateRequest) throws(GateError) -> GateResult {
@@ -105,7 +114,7 @@ public enum Gate {
             sessionID: request.sessionID, timestamp: ISO8601.format(unixSeconds: nowSeconds, microseconds: micros),
             action: judgement.action, decision: judgement.decision, resultStatus: "pending", resultError: nil,
             argvJSON: argvJSON(request.argv), cwd: request.cwd, user: ProcessInfo.userName(), pid: getpid(),
-            executable: executable?.path, policyFiles: loaded.files.map(\.path))
+            executable: executable?.path, policyFiles: loaded.files.map(\.path), sandbox: judgement.sandbox.description)
 
         func recordFinal(_ status: String, _ error: String?, exit: Int32?) throws(GateError) {
             record.resultStatus = status
@@ -138,6 +147,16 @@ public enum Gate {
             }
         }
 
+        // A sandbox that cannot be built is a configuration error: the command
+        // does not run without it.
+        let filter: SeccompFilter?
+        do {
+            filter = try SeccompCompiler.compile(judgement.sandbox)
+        } catch {
+            try recordFinal("error", "sandbox: \(error)", exit: 78)
+            throw .sandbox(error)
+        }
+
         // The decision row is committed before the command starts.
         let row: Int64
         do { row = try store.record(record) } catch {
@@ -146,11 +165,12 @@ public enum Gate {
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
         do {
-            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment())
+            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment(), filter: filter)
         } catch {
             let reason: String
             switch error {
             case .exec(let e): reason = String(cString: strerror(e))
+            case .sandbox(let e): reason = "sandbox: \(String(cString: strerror(e)))"
             case .system(let s): reason = s.description
             }
             _ = try? store.complete(row: row, outcome(started, status: "not_executable", error: reason, exit: 126, signal: nil))

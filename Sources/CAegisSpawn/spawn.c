@@ -3,9 +3,14 @@
 // The child's set-up runs in this fixed order; each step depends on the one
 // before it:
 //   1. restore the signal mask the supervisor had before it blocked signals
-//   2. keep the executable's descriptor open across exec only for scripts
-//   3. execveat(fd, "", argv, envp, AT_EMPTY_PATH): run the very file judged
-//   4. on failure, report errno through the close-on-exec pipe and _exit(127)
+//   2. (nothing: the descriptor is close-on-exec and stays so)
+//   3. no_new_privs (with a sandbox only): required to load a filter
+//      unprivileged, and it stops a set-uid program regaining what it takes away
+//   4. load the seccomp filter, last, so that nothing aegis-exec itself does
+//      runs under it; from here on only execveat is needed
+//   5. execveat(fd, "", argv, envp, AT_EMPTY_PATH): run the very file judged
+//      (a script: execve by the path it was found at, see aegis_spawn.h)
+//   6. on failure, report errno through the close-on-exec pipe and _exit(127)
 // The child runs after vfork, sharing the parent's memory until it execs, so
 // it only makes system calls and never allocates.
 #define _GNU_SOURCE
@@ -14,6 +19,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,11 +45,26 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
 
     pid_t pid = vfork();
     if (pid == 0) {
+        int e = 0;
         sigprocmask(SIG_SETMASK, &old, NULL);                              // 1
-        if (req->keep_fd_for_script) fcntl(req->exec_fd, F_SETFD, 0);      // 2
-        syscall(SYS_execveat, req->exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);  // 3
-        int e = errno;                                                     // 4
-        ssize_t unused = write(pipefd[1], &e, sizeof e);
+        if (req->filter) {
+            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {             // 3
+                e = errno;
+            } else {                                                       // 4
+                struct sock_fprog prog = {req->filter_len, (struct sock_filter *)req->filter};
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) e = errno;
+            }
+        }
+        if (e == 0) {
+            if (req->script_path)                                          // 5
+                execve(req->script_path, req->argv, req->envp);
+            else
+                syscall(SYS_execveat, req->exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);
+            e = errno;
+        } else {
+            e = -e;  // negative: the sandbox could not be set up (not an exec failure)
+        }
+        ssize_t unused = write(pipefd[1], &e, sizeof e);                    // 6
         (void)unused;
         _exit(127);
     }
@@ -62,7 +85,7 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
         sigprocmask(SIG_SETMASK, &old, NULL);
-        *child_errno = e ? e : EIO;
+        *child_errno = e ? e : EIO;  // negative: sandbox set-up failed
         return -1;
     }
     return pid;

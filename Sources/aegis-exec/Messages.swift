@@ -63,8 +63,19 @@ enum Messages {
             case .exec(let code):
                 let name = ShellQuote.word(argv.first ?? [])
                 return ("\(name): cannot execute: \(String(cString: strerror(code)))", ExitStatus.cannotExecute)
+            case .sandbox(let code):
+                return ("cannot load the sandbox into the command (\(String(cString: strerror(code)))); it was not run", ExitStatus.configuration)
             case .system(let s):
                 return ("cannot start the command: \(s)", ExitStatus.usage)
+            }
+        case .sandbox(let e):
+            switch e {
+            case .unknownSyscall(let name):
+                return ("sandbox: unknown system call '\(name)' in a sandbox deny list; the command was not run", ExitStatus.configuration)
+            case .unknownGroup(let name):
+                return ("sandbox: unknown group '\(name)'; the command was not run", ExitStatus.configuration)
+            case .build(let why):
+                return ("sandbox: cannot build the seccomp filter (\(why)); the command was not run", ExitStatus.configuration)
             }
         case .usage(let m):
             return (m, ExitStatus.usage)

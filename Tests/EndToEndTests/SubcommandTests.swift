@@ -130,7 +130,7 @@ import Testing
         let r = s.run("validate", good, bad)
         #expect(r.status == 78)
         #expect(r.stdout.split(separator: "\n").map(String.init) == [
-            "\(bad):3:5: unknown key 'risk' in a rule (did you mean 'risk_level'?); allowed: name, description, match, conditions, risk_level, approval",
+            "\(bad):3:5: unknown key 'risk' in a rule (did you mean 'risk_level'?); allowed: name, description, match, conditions, risk_level, approval, sandbox",
             "\(bad):5:34: param_gt.n must be a number, not a string; comparing a string with a number is an error",
         ])
     }

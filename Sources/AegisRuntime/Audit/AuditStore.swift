@@ -13,7 +13,7 @@ import AegisPolicy
 /// MUST: the store is created private to the user (directory 0700, file 0600).
 /// Columns follow the Python original's audit_log table, then what a shell gate adds.
 public final class AuditStore {
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
 
     let connection: SQLiteConnection
     public let path: String
@@ -71,8 +71,13 @@ public final class AuditStore {
         try connection.execute("BEGIN IMMEDIATE")
         do {
             let version = try connection.intPragma("user_version")
+            // Each step upgrades one version; a store from any earlier version
+            // walks through all of them.
             if version < 1 {
                 try connection.execute(AuditStore.schemaV1)
+            }
+            if version < 2 {
+                try connection.execute("ALTER TABLE audit_log ADD COLUMN sandbox TEXT")
             }
             try connection.execute("PRAGMA user_version=\(AuditStore.schemaVersion)")
             try connection.execute("COMMIT")
@@ -128,12 +133,13 @@ public final class AuditStore {
         public var pid: Int32
         public var executable: String?
         public var policyFiles: [String]
+        public var sandbox: String?
         public var exitStatus: Int32?
 
         public init(
             sessionID: String, timestamp: String, action: Action, decision: Decision, resultStatus: String,
             resultError: String?, argvJSON: String, cwd: String, user: String, pid: Int32, executable: String?,
-            policyFiles: [String], exitStatus: Int32? = nil
+            policyFiles: [String], sandbox: String? = nil, exitStatus: Int32? = nil
         ) {
             self.sessionID = sessionID
             self.timestamp = timestamp
@@ -147,6 +153,7 @@ public final class AuditStore {
             self.pid = pid
             self.executable = executable
             self.policyFiles = policyFiles
+            self.sandbox = sandbox
             self.exitStatus = exitStatus
         }
     }
@@ -157,8 +164,8 @@ public final class AuditStore {
             insertStatement = try connection.prepare("""
                 INSERT INTO audit_log (session_id, timestamp, action_type, action_target, action_params,
                     risk_level, approval, matched_rule, result_status, result_error, agent_id, argv, cwd,
-                    user, pid, executable, policy_layer, policy_files, exit_status)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """)
         }
         let files = JSON.array(r.policyFiles.map(JSON.string)).serialized
@@ -169,7 +176,7 @@ public final class AuditStore {
             r.resultError.map { .text($0) } ?? .null, r.action.agent.map { .text($0) } ?? .null,
             .text(r.argvJSON), .text(r.cwd), .text(r.user), .int(Int64(r.pid)),
             r.executable.map { .text($0) } ?? .null, .text(r.decision.layer), .text(files),
-            r.exitStatus.map { .int(Int64($0)) } ?? .null,
+            r.exitStatus.map { .int(Int64($0)) } ?? .null, r.sandbox.map { .text($0) } ?? .null,
         ])
         return connection.lastInsertRowID
     }

@@ -10,6 +10,8 @@ public struct ResolvedExecutable {
     /// The path of the opened file, symlinks resolved.
     public let path: String
     public let isScript: Bool
+    /// The path it was found at, as execvp would have used it.
+    public let foundAt: [UInt8]
 }
 
 public enum ResolveError: Error, Equatable, Sendable {
@@ -75,6 +77,7 @@ public enum ExecutableResolver {
             let n = withUnsafeMutableBytes(of: &magic) { pread(fd, $0.baseAddress, 2, 0) }
             isScript = n == 2 && magic == (UInt8(ascii: "#"), UInt8(ascii: "!"))
         }
-        return ResolvedExecutable(descriptor: descriptor, path: descriptor.resolvedPath() ?? display, isScript: isScript)
+        return ResolvedExecutable(descriptor: descriptor, path: descriptor.resolvedPath() ?? display, isScript: isScript,
+                                  foundAt: pathBytes)
     }
 }

@@ -20,21 +20,27 @@ public enum Termination: Equatable, Sendable {
 public enum SpawnError: Error, Equatable, Sendable {
     /// The exec itself failed in the child (errno), e.g. ENOEXEC, ETXTBSY.
     case exec(errno: Int32)
+    /// no_new_privs or the seccomp filter could not be set (errno).
+    case sandbox(errno: Int32)
     case system(SystemError)
 }
 
 public enum Spawner {
     /// Runs the executable with exactly these argument bytes and environment,
     /// and waits for it while forwarding signals.
-    public static func run(_ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]]) throws(SpawnError) -> Termination {
-        let pid = try start(exe, argv: argv, environment: environment)
+    public static func run(
+        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filter: SeccompFilter?
+    ) throws(SpawnError) -> Termination {
+        let pid = try start(exe, argv: argv, environment: environment, filter: filter)
         let status = aegis_wait(pid)
         guard status >= 0 else { throw .system(SystemError("waitpid", errno: errno)) }
         if (status & 0x7F) == 0 { return .exited((status >> 8) & 0xFF) }
         return .signaled(status & 0x7F)
     }
 
-    static func start(_ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]]) throws(SpawnError) -> pid_t {
+    static func start(
+        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filter: SeccompFilter?
+    ) throws(SpawnError) -> pid_t {
         // NUL-terminated copies, alive until the child has exec'd.
         let argStorage = argv.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
         let envStorage = environment.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
@@ -45,15 +51,22 @@ public enum Spawner {
         var cargv: [UnsafeMutablePointer<CChar>?] = argStorage + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = envStorage + [nil]
         var childErrno: Int32 = 0
+        let program = filter?.program ?? []
+        let scriptPath = exe.isScript ? cString(exe.foundAt) : nil
+        defer { scriptPath?.deallocate() }
         let pid = cargv.withUnsafeMutableBufferPointer { a in
             cenv.withUnsafeMutableBufferPointer { e in
-                var req = aegis_spawn_request(
-                    exec_fd: exe.descriptor.raw, keep_fd_for_script: exe.isScript ? 1 : 0,
-                    argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!))
-                return aegis_spawn(&req, &childErrno)
+                program.withUnsafeBytes { f in
+                    var req = aegis_spawn_request(
+                        exec_fd: exe.descriptor.raw, script_path: scriptPath,
+                        argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
+                        filter: filter == nil ? nil : f.baseAddress, filter_len: UInt16(program.count / 8))
+                    return aegis_spawn(&req, &childErrno)
+                }
             }
         }
         if pid < 0 {
+            if childErrno < 0 { throw .sandbox(errno: -childErrno) }
             if childErrno != 0 { throw .exec(errno: childErrno) }
             throw .system(SystemError("vfork", errno: errno))
         }

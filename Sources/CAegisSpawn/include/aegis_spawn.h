@@ -6,15 +6,21 @@
 typedef struct {
     /// The executable, opened once by the parent (so the file judged is the file run).
     int exec_fd;
-    /// Scripts (#!) are run through /dev/fd/N by the kernel, so the descriptor
-    /// must survive the exec; binaries get it closed.
-    int keep_fd_for_script;
+    /// For a script (#!): the path it was found at. Its interpreter opens the
+    /// script by name whatever we do, and exec'ing the descriptor would make
+    /// its $0 read /dev/fd/N, which breaks scripts that look at their own
+    /// name (version-manager shims, wrappers); so scripts are exec'd by path.
+    const char *script_path;
     char *const *argv;
     char *const *envp;
+    /// A compiled seccomp filter (struct sock_filter[]), or NULL for none.
+    const void *filter;
+    unsigned short filter_len;
 } aegis_spawn_request;
 
 /// Starts the command. Returns its pid, or -1 with *child_errno set to why the
-/// exec failed (0 when the failure was the fork itself; then errno is set).
+/// exec failed (0 when the failure was the fork itself, then errno is set;
+/// negative -E when no_new_privs or the seccomp filter could not be set).
 /// Signals that the supervisor forwards are blocked in the caller on return.
 pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno);
 

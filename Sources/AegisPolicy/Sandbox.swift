@@ -1,0 +1,134 @@
+/// The seccomp sandbox a command runs under, as a policy states it: in
+/// `defaults` and per rule. Keys a rule sets replace the defaults'; `deny`
+/// lists add up. Unset everywhere, the built-in `default` profile applies.
+public struct SandboxSpec: Sendable, Equatable {
+    public enum Profile: Sendable, Equatable, CustomStringConvertible {
+        case none
+        case standard  // `default`
+        case strict
+
+        public init?(name: String) {
+            switch name {
+            case "none": self = .none
+            case "default": self = .standard
+            case "strict": self = .strict
+            default: return nil
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .none: "none"
+            case .standard: "default"
+            case .strict: "strict"
+            }
+        }
+    }
+
+    public var profile: Profile?
+    public var network: Bool?
+    /// Syscall names and @group names.
+    public var deny: [String]
+
+    public init(profile: Profile? = nil, network: Bool? = nil, deny: [String] = []) {
+        self.profile = profile
+        self.network = network
+        self.deny = deny
+    }
+
+    /// This spec over a base: what this one sets replaces, denials add.
+    public func over(_ base: SandboxSpec) -> SandboxSpec {
+        SandboxSpec(profile: profile ?? base.profile, network: network ?? base.network, deny: base.deny + deny)
+    }
+}
+
+/// What a command actually runs under, after every layer has had its say.
+public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
+    /// Syscalls refused with EPERM (names; groups expanded).
+    public var denied: Set<String>
+    /// Refuse sockets outside the unix family.
+    public var noNetwork: Bool
+    public var profiles: [SandboxSpec.Profile]
+
+    /// A built-in profile applies: besides the syscall denials, it refuses
+    /// TIOCSTI, namespace-creating clone flags and clone3, whose flags a
+    /// filter cannot read.
+    public var hardened: Bool { profiles.contains { $0 != .none } }
+
+    public var isNone: Bool { !hardened && denied.isEmpty && !noNetwork }
+
+    public var description: String {
+        var parts = [profiles.map(\.description).joined(separator: "+")]
+        if noNetwork { parts.append("no network") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// The union of every layer's restrictions: a layer can add to the
+    /// sandbox, never take from what another layer asked for.
+    public static func combine(_ specs: [SandboxSpec]) throws(SandboxGroups.UnknownGroup) -> EffectiveSandbox {
+        var out = EffectiveSandbox(denied: [], noNetwork: false, profiles: [])
+        for spec in specs {
+            let profile = spec.profile ?? .standard
+            if !out.profiles.contains(profile) { out.profiles.append(profile) }
+            out.denied.formUnion(SandboxGroups.denied(by: profile))
+            for name in spec.deny { out.denied.formUnion(try SandboxGroups.expand(name)) }
+            // strict has no network unless a policy says otherwise.
+            if spec.network == false || (profile == .strict && spec.network != true) { out.noNetwork = true }
+        }
+        return out
+    }
+}
+
+/// Syscall groups, named as systemd names them.
+public enum SandboxGroups {
+    public struct UnknownGroup: Error, Sendable, Equatable {
+        public var name: String
+    }
+
+    public static let groups: [String: [String]] = [
+        "@mount": ["mount", "umount", "umount2", "pivot_root", "chroot", "fsopen", "fsconfig", "fsmount", "fspick",
+                   "move_mount", "open_tree", "mount_setattr"],
+        "@module": ["init_module", "finit_module", "delete_module"],
+        "@reboot": ["reboot", "kexec_load", "kexec_file_load"],
+        "@swap": ["swapon", "swapoff"],
+        "@raw-io": ["ioperm", "iopl", "pciconfig_iobase", "pciconfig_read", "pciconfig_write"],
+        "@debug": ["ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open", "lookup_dcookie", "pidfd_getfd"],
+        "@obsolete": ["_sysctl", "afs_syscall", "create_module", "get_kernel_syms", "getpmsg", "putpmsg",
+                      "query_module", "security", "sysfs", "tuxcall", "uselib", "ustat", "vserver"],
+        "@clock": ["adjtimex", "clock_adjtime", "clock_settime", "settimeofday"],
+        "@cpu-emulation": ["modify_ldt", "vm86", "vm86old"],
+        "@privileged": ["acct", "bpf", "capset", "chroot", "fanotify_init", "nfsservctl", "open_by_handle_at",
+                        "pivot_root", "quotactl", "setdomainname", "sethostname", "vhangup"],
+        "@keyring": ["keyctl", "add_key", "request_key"],
+        "@io-uring": ["io_uring_setup", "io_uring_enter", "io_uring_register"],
+        "@namespace": ["unshare", "setns"],
+    ]
+
+    /// What the built-in `default` profile refuses: what no agent command
+    /// needs and what escapes or attacks the machine.
+    public static let standard: [String] = ["@debug", "@mount", "@module", "@reboot", "@swap", "@keyring",
+                                            "@io-uring", "@namespace", "bpf", "userfaultfd"]
+    /// `strict` refuses more: everything systemd calls privileged, obsolete,
+    /// raw I/O, clock setting and CPU emulation (and, unless allowed, the network).
+    public static let strict: [String] = standard + ["@privileged", "@obsolete", "@raw-io", "@clock", "@cpu-emulation"]
+
+    public static func denied(by profile: SandboxSpec.Profile) -> Set<String> {
+        switch profile {
+        case .none: return []
+        case .standard: return Set(standard.flatMap { (try? expand($0)) ?? [] })
+        case .strict: return Set(strict.flatMap { (try? expand($0)) ?? [] })
+        }
+    }
+
+    public static func expand(_ name: String) throws(UnknownGroup) -> [String] {
+        guard name.hasPrefix("@") else { return [name] }
+        guard let members = groups[name] else { throw UnknownGroup(name: name) }
+        return members
+    }
+
+    /// A syscall name as the kernel spells them (checked against the kernel's
+    /// table when the filter is built).
+    public static func isPlausibleSyscallName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
+}

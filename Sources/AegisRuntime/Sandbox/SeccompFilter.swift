@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisPolicy
+import CLibSeccomp
+
+/// A compiled seccomp-BPF program, ready for the child to load.
+public struct SeccompFilter: Sendable {
+    /// Raw `struct sock_filter` array, as the kernel takes it.
+    public let program: [UInt8]
+    public var instructionCount: Int { program.count / 8 }
+}
+
+public enum SandboxError: Error, Sendable, Equatable {
+    case unknownSyscall(String)
+    case unknownGroup(String)
+    case build(String)
+}
+
+/// Compiles an effective sandbox into one filter with libseccomp.
+///
+/// MUST: everything not denied is allowed (a denylist: commands must run).
+/// MUST: denied calls fail with EPERM, never kill, so programs see an error.
+/// MUST: syscalls of foreign architectures (i386, x32 on x86-64) are refused,
+///       or they would walk around every rule written for the native table.
+/// MUST: ioctl requests compare only their low 32 bits (CVE-2019-10063).
+public enum SeccompCompiler {
+    static let cloneNamespaceFlags: [UInt64] = [
+        0x0002_0000, // CLONE_NEWNS
+        0x0200_0000, // CLONE_NEWCGROUP
+        0x0400_0000, // CLONE_NEWUTS
+        0x0800_0000, // CLONE_NEWIPC
+        0x1000_0000, // CLONE_NEWUSER
+        0x2000_0000, // CLONE_NEWPID
+        0x4000_0000, // CLONE_NEWNET
+        0x0000_0080, // CLONE_NEWTIME
+    ]
+
+    /// Address families refused without network: inet, inet6, netlink, packet.
+    static let networkFamilies: [Int32] = [2, 10, 16, 17]
+
+    public static func compile(_ sandbox: EffectiveSandbox) throws(SandboxError) -> SeccompFilter? {
+        if sandbox.isNone { return nil }
+        guard let ctx = seccomp_init(SCMP_ACT_ALLOW) else { throw .build("seccomp_init failed") }
+        defer { seccomp_release(ctx) }
+        func check(_ rc: Int32, _ what: String) throws(SandboxError) {
+            if rc != 0 { throw .build("\(what): \(String(cString: strerror(-rc)))") }
+        }
+        try check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, aegis_scmp_act_eperm()), "foreign architectures")
+        for name in sandbox.denied.sorted() {
+            let nr = seccomp_syscall_resolve_name(name)
+            guard nr != __NR_SCMP_ERROR else { throw .unknownSyscall(name) }
+            // Names the native table lacks (e.g. vm86 on x86-64) cannot be called here anyway.
+            if nr < 0 { continue }
+            try check(aegis_scmp_deny(ctx, nr), "deny \(name)")
+        }
+        if sandbox.hardened {
+            try check(aegis_scmp_deny_ioctl(ctx, aegis_tiocsti()), "deny TIOCSTI")
+            for flag in cloneNamespaceFlags {
+                try check(aegis_scmp_deny_clone_flag(ctx, flag), "deny clone namespaces")
+            }
+            // clone3 passes its flags in memory a filter cannot read: ENOSYS
+            // makes libc fall back to clone, whose flags are checked above.
+            try check(aegis_scmp_enosys(ctx, seccomp_syscall_resolve_name("clone3")), "deny clone3")
+        }
+        if sandbox.noNetwork {
+            for family in networkFamilies {
+                try check(aegis_scmp_deny_socket_family(ctx, family), "deny network sockets")
+            }
+            for name in ["io_uring_setup"] where !sandbox.denied.contains(name) {
+                try check(aegis_scmp_deny(ctx, seccomp_syscall_resolve_name(name)), "deny \(name)")
+            }
+        }
+        return try export(ctx)
+    }
+
+    /// seccomp_export_bpf writes to a descriptor; a pipe brings it back.
+    static func export(_ ctx: scmp_filter_ctx) throws(SandboxError) -> SeccompFilter {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw .build("pipe: \(String(cString: strerror(errno)))") }
+        defer {
+            close(fds[0])
+        }
+        let rc = seccomp_export_bpf(ctx, fds[1])
+        close(fds[1])
+        guard rc == 0 else { throw .build("export: \(String(cString: strerror(-rc)))") }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let n = read(fds[0], &buf, buf.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        guard !out.isEmpty, out.count % 8 == 0, out.count / 8 <= 4096 else { throw .build("filter has an unexpected size") }
+        return SeccompFilter(program: out)
+    }
+}
