@@ -280,6 +280,7 @@ struct Explain: ParsableCommand {
                 ("action", judgement.action.json),
                 ("risk_level", .string(d.riskLevel.name)), ("approval", .string(d.approval.name)),
                 ("rule", .string(d.rule)), ("layer", .string(d.layer)),
+                ("sandbox", .string(judgement.sandbox.description)),
                 ("trace", .array(d.trace.map(\.json))),
             ])).serialized)
             return
@@ -294,6 +295,7 @@ struct Explain: ParsableCommand {
         for t in d.trace {
             print("  \(t.matched ? "MATCH" : "  -  ") [\(t.layer)] \(t.rule): \(t.reason)")
         }
+        print("sandbox:  \(judgement.sandbox)")
         print("decision: \(d.approval) (risk \(d.riskLevel)) by \(d.rule == Decision.defaultRuleName ? "defaults" : "rule '\(d.rule)'") of the \(d.layer) policy")
     }
 }

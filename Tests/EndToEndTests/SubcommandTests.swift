@@ -92,6 +92,7 @@ import Testing
         #expect(obj["approval"] as? String == "block")
         #expect(obj["risk_level"] as? String == "critical")
         #expect(obj["rule"] as? String == "force-push")
+        #expect(obj["sandbox"] as? String == "default")
         let trace = obj["trace"] as! [[String: Any]]
         #expect(trace.map { $0["rule"] as? String } == ["reads", "force-push"])
         #expect(trace.map { $0["matched"] as? Bool } == [false, true])
