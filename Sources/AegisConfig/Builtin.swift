@@ -22,7 +22,7 @@ public enum Builtin {
     /// line as `  - { program: NAME, ... }`; the test suite checks that shape
     /// and that both functions agree.
     public static func commandMapping(program: String, path: String?) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
-        let resolvedName = path.map(baseName)
+        let resolvedName = path.map(CommandMapping.baseName)
         var selected: [UInt8] = Array("commands:\n".utf8)
         var any = false
         // Consecutive entries usually share a program; decide once per run of them.
@@ -98,10 +98,6 @@ public enum Builtin {
             return nil  // a YAML indicator (alias, anchor, tag, ...): not a plain word
         }
         return token.isEmpty ? nil : String(decoding: token, as: UTF8.self)
-    }
-
-    static func baseName(_ path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
     }
 
     public static let commandMappingText = String(decoding: PackageResources.commands_yaml, as: UTF8.self)

@@ -173,6 +173,11 @@ public enum CommandMapping {
     }
 }
 
+extension CommandMapping {
+    /// The last component of a path, as basename(1) gives it.
+    public static func baseName(_ path: String) -> String { basename(path) }
+}
+
 func basename(_ path: String) -> String {
     var p = Substring(path)
     while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }

@@ -50,6 +50,19 @@ import Testing
         #expect(s.sql("select sandbox from audit_log order by id") == ["default", "none"])
     }
 
+    @Test func strictRefusesMoreAndTurnsTheNetworkOff() {
+        let s = Sandbox()
+        let strict = s.policy("defaults: { risk_level: low, approval: auto, sandbox: strict }\nrules: []\n", name: "strict.yaml")
+        let standard = s.policy("defaults: { risk_level: low, approval: auto }\nrules: []\n", name: "default.yaml")
+        #expect(errnos(s, policy: strict, ["sethostname", "ptrace"]) == ["sethostname": EPERM, "ptrace": EPERM])
+        #expect(errnos(s, policy: standard, ["sethostname"])["sethostname"] != EPERM)
+        let inet = "import socket; socket.socket(socket.AF_INET); print('inet ok')"
+        #expect(s.run("--policy", strict, "--", "python3", "-c", inet).status != 0)
+        #expect(s.run("--policy", standard, "--", "python3", "-c", inet).stdout == "inet ok\n")
+        let allowNet = s.policy("defaults: { risk_level: low, approval: auto, sandbox: { profile: strict, network: true } }\nrules: []\n", name: "strict-net.yaml")
+        #expect(s.run("--policy", allowNet, "--", "python3", "-c", inet).stdout == "inet ok\n")
+    }
+
     @Test func denyAddsSyscallsAndGroups() {
         let s = Sandbox()
         let p = s.policy("""

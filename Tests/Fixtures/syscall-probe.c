@@ -41,6 +41,7 @@ int main(int argc, char **argv) {
         {"clone3", SYS_clone3, {0, 0}},
         {"tiocsti", SYS_ioctl, {-1, TIOCSTI, 0}},
         {"tiocsti-high-bits", SYS_ioctl, {-1, (long)(0x100000000UL | TIOCSTI), 0}},
+        {"sethostname", SYS_sethostname, {0, -1}},
         {"getpid", SYS_getpid, {0}},
     };
     for (int i = 1; i < argc; i++) {
