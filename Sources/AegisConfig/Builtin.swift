@@ -100,8 +100,6 @@ public enum Builtin {
         return token.isEmpty ? nil : String(decoding: token, as: UTF8.self)
     }
 
-    public static let commandMappingText = String(decoding: PackageResources.commands_yaml, as: UTF8.self)
-
     /// Templates `aegis-exec init --template NAME` writes.
     public static let templates: [(name: String, text: String)] = [
         ("default", String(decoding: PackageResources.default_yaml, as: UTF8.self)),

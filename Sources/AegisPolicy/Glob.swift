@@ -82,18 +82,6 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
         self.literal = tokens.allSatisfy { if case .literal = $0 { true } else { false } } ? pattern : nil
     }
 
-    /// A glob that matches exactly `text` (wildcard characters escaped).
-    public static func exactly(_ text: String) -> Glob {
-        var p = ""
-        for c in text.unicodeScalars {
-            switch c {
-            case "*", "?", "[": p += "[\(c)]"
-            default: p.unicodeScalars.append(c)
-            }
-        }
-        return try! Glob(p)  // escaped above, so always valid
-    }
-
     public static let everything = try! Glob("*")
 
     public var matchesEverything: Bool { literal == nil && tokens == [.star] }

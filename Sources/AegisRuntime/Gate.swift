@@ -167,13 +167,13 @@ public enum Gate {
         do {
             termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment(), filter: filter)
         } catch {
-            let reason: String
+            let (status, reason, exit): (String, String, Int32)
             switch error {
-            case .exec(let e): reason = String(cString: strerror(e))
-            case .sandbox(let e): reason = "sandbox: \(String(cString: strerror(e)))"
-            case .system(let s): reason = s.description
+            case .exec(let e): (status, reason, exit) = ("not_executable", String(cString: strerror(e)), 126)
+            case .sandbox(let e): (status, reason, exit) = ("error", "sandbox: \(String(cString: strerror(e)))", 78)
+            case .system(let s): (status, reason, exit) = ("error", s.description, 125)
             }
-            _ = try? store.complete(row: row, outcome(started, status: "not_executable", error: reason, exit: 126, signal: nil))
+            _ = try? store.complete(row: row, outcome(started, status: status, error: reason, exit: exit, signal: nil))
             throw .spawn(error, judgement)
         }
         let o: AuditStore.Outcome

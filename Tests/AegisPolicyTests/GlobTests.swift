@@ -46,12 +46,6 @@ import Testing
         #expect(throws: Glob.SyntaxError.self) { try Glob("[z-a]") }
     }
 
-    @Test func exactlyEscapesWildcards() throws {
-        let g = Glob.exactly("a*[b]?")
-        #expect(g.matches("a*[b]?"))
-        #expect(!g.matches("axx[b]c"))
-    }
-
     @Test func pathologicalPatternsStayFast() throws {
         let g = try Glob(String(repeating: "*a", count: 50) + "b")
         #expect(!g.matches(String(repeating: "a", count: 5000)))

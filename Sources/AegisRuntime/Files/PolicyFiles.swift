@@ -49,7 +49,6 @@ public struct LoadedPolicy: Sendable {
     /// The audit settings that apply: the system policy's if it has any, else
     /// the first file (in layer order) that sets them.
     public var audit: AuditSettings?
-    public var warnings: [Diagnostic]
 }
 
 public enum PolicyError: Error, Sendable {
@@ -87,9 +86,7 @@ public enum PolicyFiles {
         }
         guard errors.isEmpty else { throw .invalid(errors) }
         let auditFile = files.first(where: { $0.audit != nil })
-        return LoadedPolicy(
-            layered: LayeredPolicy(layers: layers), files: files, audit: auditFile?.audit,
-            warnings: files.flatMap(\.diagnostics).filter { $0.severity == .warning })
+        return LoadedPolicy(layered: LayeredPolicy(layers: layers), files: files, audit: auditFile?.audit)
     }
 
     /// Reads one policy file (a caller's): any regular file the user can read.

@@ -8,7 +8,6 @@ import CLibSeccomp
 public struct SeccompFilter: Sendable {
     /// Raw `struct sock_filter` array, as the kernel takes it.
     public let program: [UInt8]
-    public var instructionCount: Int { program.count / 8 }
 }
 
 public enum SandboxError: Error, Sendable, Equatable {
