@@ -59,8 +59,13 @@ public enum ShellQuote {
     }
 }
 
+extension ShellQuote {
+    /// True when the text has no control characters and can be shown as is.
+    public static func isPrintable(_ s: String) -> Bool { s.unicodeScalars.allSatisfy { !isControl($0) } }
+}
+
 extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
+    public func replacingAll(_ target: Character, with replacement: String) -> String {
         var out = ""
         for c in self { if c == target { out += replacement } else { out.append(c) } }
         return out

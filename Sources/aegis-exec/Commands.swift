@@ -25,7 +25,7 @@ struct AegisExec: ParsableCommand {
             (policy or audit store); 125 usage or internal error; 126 cannot execute; 127 not found.
             """,
         version: version,
-        subcommands: [Init.self, Validate.self, Schema.self, Simulate.self, Explain.self]
+        subcommands: [Init.self, Validate.self, Schema.self, Simulate.self, Explain.self, Audit.self, Stats.self]
     )
 
     func run() throws {

@@ -7,7 +7,7 @@ import Glibc
 let raw = GateMain.rawArguments()
 let first = raw.count > 1 ? String(decoding: raw[1], as: UTF8.self) : ""
 let parserWords: [String] = [
-    "init", "validate", "schema", "simulate", "explain", "help",
+    "init", "validate", "schema", "simulate", "explain", "audit", "stats", "help",
     "-h", "--help", "--version", "--generate-completion-script", "--experimental-dump-help",
 ]
 if raw.count <= 1 || parserWords.contains(first) || first.hasPrefix("--generate-completion-script") {

@@ -156,7 +156,7 @@ import Testing
     @Test func manyConcurrentInvocationsLoseNoRow() {
         let s = Sandbox()
         let p = s.policy(Self.allowShell)
-        let n = 100
+        let n = 200
         let statuses = Results(n)
         DispatchQueue.concurrentPerform(iterations: n) { i in
             statuses[i] = s.run("--policy", p, "--", "sh", "-c", "exit \(i % 7)").status

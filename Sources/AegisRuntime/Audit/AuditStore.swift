@@ -13,11 +13,13 @@ import AegisPolicy
 /// MUST: the store is created private to the user (directory 0700, file 0600).
 /// Columns follow the Python original's audit_log table, then what a shell gate adds.
 public final class AuditStore {
-    public static let schemaVersion: Int64 = 2
+    public static let schemaVersion: Int64 = 3
 
     let connection: SQLiteConnection
     public let path: String
     private var insertStatement: Statement?
+    /// Hashes of the rows this connection wrote, for chaining their outcomes.
+    private var rowHashes: [Int64: String] = [:]
 
     public enum OpenError: Error, Sendable {
         case directory(path: String, reason: String)
@@ -78,6 +80,14 @@ public final class AuditStore {
             }
             if version < 2 {
                 try connection.execute("ALTER TABLE audit_log ADD COLUMN sandbox TEXT")
+            }
+            if version < 3 {
+                // The hash chain starts with the first row written after this upgrade.
+                try connection.execute("""
+                    ALTER TABLE audit_log ADD COLUMN prev_hash TEXT;
+                    ALTER TABLE audit_log ADD COLUMN row_hash TEXT;
+                    ALTER TABLE audit_log ADD COLUMN outcome_hash TEXT;
+                    """)
             }
             try connection.execute("PRAGMA user_version=\(AuditStore.schemaVersion)")
             try connection.execute("COMMIT")
@@ -158,27 +168,59 @@ public final class AuditStore {
         }
     }
 
-    /// Inserts and commits a decision row; returns its id.
+    /// Inserts and commits a decision row; returns its id. The row is chained
+    /// to the one before it: one immediate transaction reads the last hash,
+    /// inserts, and stores this row's hash, so concurrent writers serialise.
     public func record(_ r: DecisionRecord) throws(SQLiteError) -> Int64 {
         if insertStatement == nil {
             insertStatement = try connection.prepare("""
                 INSERT INTO audit_log (session_id, timestamp, action_type, action_target, action_params,
                     risk_level, approval, matched_rule, result_status, result_error, agent_id, argv, cwd,
-                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox, prev_hash)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """)
         }
-        let files = JSON.array(r.policyFiles.map(JSON.string)).serialized
-        try insertStatement!.run([
-            .text(r.sessionID), .text(r.timestamp), .text(r.action.type), .text(r.action.target),
-            .text(JSON.object(r.action.params).serialized), .text(r.decision.riskLevel.upperName),
-            .text(r.decision.approval.name), .text(r.decision.rule), .text(r.resultStatus),
-            r.resultError.map { .text($0) } ?? .null, r.action.agent.map { .text($0) } ?? .null,
-            .text(r.argvJSON), .text(r.cwd), .text(r.user), .int(Int64(r.pid)),
-            r.executable.map { .text($0) } ?? .null, .text(r.decision.layer), .text(files),
-            r.exitStatus.map { .int(Int64($0)) } ?? .null, r.sandbox.map { .text($0) } ?? .null,
-        ])
-        return connection.lastInsertRowID
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            let last = try connection.prepare("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            let prev = try last.step() ? (last.text(0) ?? "") : ""
+            // A statement left mid-row keeps a read open, and the checkpoint
+            // after the commit could then not truncate the WAL.
+            last.reset()
+            let files = JSON.array(r.policyFiles.map(JSON.string)).serialized
+            let fields: [Statement.Value] = [
+                .text(r.sessionID), .text(r.timestamp), .text(r.action.type), .text(r.action.target),
+                .text(JSON.object(r.action.params).serialized), .text(r.decision.riskLevel.upperName),
+                .text(r.decision.approval.name), .text(r.decision.rule), .text(r.resultStatus),
+                r.resultError.map { .text($0) } ?? .null, r.action.agent.map { .text($0) } ?? .null,
+                .text(r.argvJSON), .text(r.cwd), .text(r.user), .int(Int64(r.pid)),
+                r.executable.map { .text($0) } ?? .null, .text(r.decision.layer), .text(files),
+                r.exitStatus.map { .int(Int64($0)) } ?? .null, r.sandbox.map { .text($0) } ?? .null, .text(prev),
+            ]
+            try insertStatement!.run(fields)
+            let id = connection.lastInsertRowID
+            let row = AuditChain.Row(
+                id: id, prevHash: prev, sessionID: r.sessionID, timestamp: r.timestamp, actionType: r.action.type,
+                actionTarget: r.action.target, actionParams: JSON.object(r.action.params).serialized,
+                riskLevel: r.decision.riskLevel.upperName, approval: r.decision.approval.name, matchedRule: r.decision.rule,
+                agentID: r.action.agent, argv: r.argvJSON, cwd: r.cwd, user: r.user, pid: Int64(r.pid),
+                executable: r.executable, policyLayer: r.decision.layer, policyFiles: files, sandbox: r.sandbox)
+            let hash = AuditChain.rowHash(row)
+            var outcomeHash: Statement.Value = .null
+            if r.resultStatus != "pending" {
+                outcomeHash = .text(AuditChain.outcomeHash(rowHash: hash, AuditChain.OutcomeFields(
+                    status: r.resultStatus, error: r.resultError, humanDecision: nil,
+                    exitStatus: r.exitStatus.map(Int64.init), signal: nil, durationMilliseconds: nil, finishedAt: nil)))
+            }
+            try connection.prepare("UPDATE audit_log SET row_hash=?, outcome_hash=? WHERE id=?")
+                .run([.text(hash), outcomeHash, .int(id)])
+            try connection.execute("COMMIT")
+            rowHashes[id] = hash
+            return id
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
     }
 
     public struct Outcome: Sendable {
@@ -201,13 +243,18 @@ public final class AuditStore {
 
     /// Completes a decision row with what happened.
     public func complete(row: Int64, _ o: Outcome) throws(SQLiteError) {
+        let outcomeHash = rowHashes[row].map { AuditChain.outcomeHash(rowHash: $0, AuditChain.OutcomeFields(
+            status: o.status, error: o.error, humanDecision: nil, exitStatus: o.exitStatus.map(Int64.init),
+            signal: o.signal.map(Int64.init), durationMilliseconds: o.durationMilliseconds, finishedAt: o.finishedAt)) }
         let s = try connection.prepare("""
-            UPDATE audit_log SET result_status=?, result_error=?, exit_status=?, signal=?, duration_ms=?, finished_at=?
+            UPDATE audit_log SET result_status=?, result_error=?, exit_status=?, signal=?, duration_ms=?, finished_at=?,
+                outcome_hash=?
             WHERE id=?
             """)
         try s.run([
             .text(o.status), o.error.map { .text($0) } ?? .null, o.exitStatus.map { .int(Int64($0)) } ?? .null,
-            o.signal.map { .int(Int64($0)) } ?? .null, .double(o.durationMilliseconds), .text(o.finishedAt), .int(row),
+            o.signal.map { .int(Int64($0)) } ?? .null, .double(o.durationMilliseconds), .text(o.finishedAt),
+            outcomeHash.map { .text($0) } ?? .null, .int(row),
         ])
     }
 

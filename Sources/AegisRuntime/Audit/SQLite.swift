@@ -88,6 +88,9 @@ final class Statement {
         throw connection.fail(rc)
     }
 
+    /// Ends the statement's current run, releasing the read it holds open.
+    func reset() { sqlite3_reset(stmt) }
+
     func run(_ values: [Value]) throws(SQLiteError) {
         try bind(values)
         while try step() {}

@@ -1,0 +1,121 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisPolicy
+import CLibSQLite3
+
+/// Reading the audit log back: filtered listings and per-rule statistics.
+extension AuditStore {
+    public struct Filter: Sendable {
+        public var session: String?
+        public var riskLevel: String?
+        public var approval: String?
+        public var rule: String?
+        public var type: String?
+        /// ISO-8601 bounds, compared as the stored UTC text.
+        public var since: String?
+        public var until: String?
+        public var afterID: Int64?
+        public var limit: Int?
+
+        public init() {}
+    }
+
+    public struct Entry: Sendable {
+        public var fields: JSONObject
+        public var id: Int64 { if case .int(let i)? = fields["id"] { i } else { 0 } }
+    }
+
+    public static let listedColumns = [
+        "id", "session_id", "timestamp", "action_type", "action_target", "action_params", "risk_level", "approval",
+        "matched_rule", "human_decision", "result_status", "result_error", "agent_id", "argv", "cwd", "user", "pid",
+        "executable", "policy_layer", "sandbox", "exit_status", "signal", "duration_ms", "finished_at",
+    ]
+
+    /// Opens an existing store for reading; a missing file is an error, not a new store.
+    public static func openExisting(path: String) throws(OpenError) -> AuditStore {
+        guard access(path, F_OK) == 0 else { throw .database(path: path, reason: "no audit log there") }
+        return try AuditStore(path: path)
+    }
+
+    /// Rows matching the filter, oldest first (the newest `limit` of them).
+    public func entries(_ f: Filter) throws(SQLiteError) -> [Entry] {
+        var clauses: [String] = []
+        var values: [Statement.Value] = []
+        func add(_ clause: String, _ v: String?) {
+            guard let v else { return }
+            clauses.append(clause)
+            values.append(.text(v))
+        }
+        add("session_id = ?", f.session)
+        add("risk_level = upper(?)", f.riskLevel)
+        add("approval = lower(?)", f.approval)
+        add("matched_rule = ?", f.rule)
+        add("action_type GLOB ?", f.type)
+        add("timestamp >= ?", f.since)
+        add("timestamp < ?", f.until)
+        if let after = f.afterID {
+            clauses.append("id > ?")
+            values.append(.int(after))
+        }
+        var sql = "SELECT " + AuditStore.listedColumns.joined(separator: ", ") + " FROM audit_log"
+        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        sql += " ORDER BY id DESC"
+        if let limit = f.limit { sql += " LIMIT \(max(0, limit))" }
+        let s = try connection.prepare(sql)
+        try s.bind(values)
+        var out: [Entry] = []
+        while try s.step() {
+            var o = JSONObject()
+            for (i, name) in AuditStore.listedColumns.enumerated() {
+                let c = Int32(i)
+                switch sqlite3_column_type(s.stmt, c) {
+                case SQLITE_NULL: o[name] = .null
+                case SQLITE_INTEGER: o[name] = .int(s.int(c))
+                case SQLITE_FLOAT: o[name] = .double(s.double(c))
+                default:
+                    let t = s.text(c) ?? ""
+                    // JSON columns are returned as JSON, not as strings of JSON.
+                    if name == "action_params" || name == "argv", let v = try? JSON.parse(t) { o[name] = v } else { o[name] = .string(t) }
+                }
+            }
+            // A decision whose process is gone without an outcome: it was killed.
+            if o["result_status"] == .string("pending"), case .int(let pid)? = o["pid"], kill(pid_t(pid), 0) != 0, errno == ESRCH {
+                o["result_status"] = .string("unknown")
+            }
+            out.append(Entry(fields: o))
+        }
+        return out.reversed()
+    }
+
+    public struct RuleStats: Sendable {
+        public var rule: String
+        public var total: Int
+        public var byApproval: [String: Int]
+        public var byResult: [String: Int]
+        public var medianDurationMilliseconds: Double?
+    }
+
+    /// Per rule: how often it decided, by approval and by result, and the
+    /// median run time of the commands it let run.
+    public func stats() throws(SQLiteError) -> [RuleStats] {
+        let s = try connection.prepare("SELECT matched_rule, approval, result_status, duration_ms FROM audit_log ORDER BY matched_rule")
+        var byRule: [String: (Int, [String: Int], [String: Int], [Double])] = [:]
+        var order: [String] = []
+        while try s.step() {
+            let rule = s.text(0) ?? "<none>"
+            if byRule[rule] == nil { byRule[rule] = (0, [:], [:], []); order.append(rule) }
+            byRule[rule]!.0 += 1
+            byRule[rule]!.1[s.text(1) ?? "", default: 0] += 1
+            byRule[rule]!.2[s.text(2) ?? "", default: 0] += 1
+            if !s.isNull(3) { byRule[rule]!.3.append(s.double(3)) }
+        }
+        return order.map { rule in
+            let (total, a, r, d) = byRule[rule]!
+            let sorted = d.sorted()
+            let median = sorted.isEmpty ? nil
+                : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            return RuleStats(rule: rule, total: total, byApproval: a, byResult: r, medianDurationMilliseconds: median)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+
+/// Reading the audit log back, and its tamper evidence, on a real SQLite file.
+@Suite struct AuditTests {
+    static let policy = """
+        defaults: { risk_level: low, approval: auto }
+        rules:
+          - name: no-touch
+            match: { program: touch }
+            risk_level: high
+            approval: block
+        """
+
+    func populated() -> (Sandbox, String) {
+        let s = Sandbox()
+        let p = s.policy(Self.policy)
+        for i in 0..<4 { _ = s.run("--policy", p, "--", "sh", "-c", "exit \(i % 2)") }
+        _ = s.run("--policy", p, "--", "touch", s.dir + "/x")
+        return (s, p)
+    }
+
+    @Test func verifyPassesOnAnUntouchedLog() {
+        let (s, _) = populated()
+        let r = s.run("audit", "verify", "--db", s.auditPath)
+        #expect(r.status == 0)
+        #expect(r.stdout == "\(s.auditPath): 5 rows, hash chain intact\n")
+    }
+
+    @Test(arguments: [
+        ("update audit_log set action_target = 'x' where id = 3", "row 3 was changed"),
+        ("update audit_log set exit_status = 0 where id = 2", "row 2's outcome was changed"),
+        ("update audit_log set result_status = 'success' where id = 5", "row 5's outcome was changed"),
+        ("delete from audit_log where id = 3", "row 4 does not follow"),
+        ("delete from audit_log where id = 1", "row 2 follows a row that is no longer there"),
+        ("update audit_log set id = 99 where id = 2", "row 3 does not follow"),
+        ("insert into audit_log (session_id, timestamp, action_type, action_target, risk_level, approval, result_status, argv) values ('s','t','x','y','LOW','auto','success','[]')", "row 6 has no hash"),
+    ])
+    func verifyFindsTheFirstTamperedRow(_ sql: String, _ message: String) {
+        let (s, _) = populated()
+        _ = s.sql(sql)
+        let r = s.run("audit", "verify", "--db", s.auditPath)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+
+    @Test func listingsFilterAndRoundTrip() throws {
+        let (s, p) = populated()
+        let table = s.run("audit", "--policy", p)
+        #expect(table.status == 0)
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.count == 6)
+        #expect(lines[0].hasPrefix("ID  TIME"))
+        #expect(lines[5].contains("no-touch") && lines[5].contains("blocked") && lines[5].contains("HIGH"))
+        let jsonl = s.run("audit", "--db", s.auditPath, "--format", "jsonl")
+        let objects = try jsonl.stdout.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(objects.count == 5)
+        #expect(objects.map { $0["id"] as? Int } == [1, 2, 3, 4, 5])
+        #expect((objects[0]["argv"] as? [String]) == ["sh", "-c", "exit 0"])
+        let json = try JSONSerialization.jsonObject(with: Data(s.run("audit", "--db", s.auditPath, "--format", "json").stdout.utf8)) as! [[String: Any]]
+        #expect(json.count == 5)
+        let high = s.run("audit", "--db", s.auditPath, "--risk-level", "HIGH", "--format", "jsonl")
+        #expect(high.stdout.split(separator: "\n").count == 1)
+        #expect(s.run("audit", "--db", s.auditPath, "--decision", "block", "--format", "jsonl").stdout.contains("no-touch"))
+        #expect(s.run("audit", "--db", s.auditPath, "--rule", "<default>", "--format", "jsonl").stdout.split(separator: "\n").count == 4)
+        #expect(s.run("audit", "--db", s.auditPath, "--type", "file.*", "--format", "jsonl").stdout.split(separator: "\n").count == 1)
+        #expect(s.run("audit", "--db", s.auditPath, "--limit", "2", "--format", "jsonl").stdout.split(separator: "\n").count == 2)
+        #expect(s.run("audit", "--db", s.auditPath, "--since", "2999-01-01", "--format", "jsonl").stdout.isEmpty)
+        #expect(s.run("audit", "--db", s.auditPath, "--until", "2999-01-01", "--format", "jsonl").stdout.split(separator: "\n").count == 5)
+        let csv = s.run("audit", "--db", s.auditPath, "--format", "csv", "-o", s.dir + "/out.csv")
+        #expect(csv.status == 0)
+        let text = try String(contentsOfFile: s.dir + "/out.csv", encoding: .utf8)
+        #expect(text.hasPrefix("id,session_id,timestamp,"))
+        #expect(text.split(separator: "\n").count == 6)
+        let mode = try FileManager.default.attributesOfItem(atPath: s.dir + "/out.csv")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func statsCountPerRule() {
+        let (s, _) = populated()
+        let r = s.run("stats", "--db", s.auditPath, "--format", "json")
+        #expect(r.status == 0)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        #expect(lines[0].hasPrefix(#"{"rule":"<default>","total":4,"approval":{"auto":4},"result":{"failure":2,"success":2},"median_duration_ms":"#))
+        #expect(lines[1].hasPrefix(#"{"rule":"no-touch","total":1,"approval":{"block":1},"result":{"blocked":1},"median_duration_ms":null"#))
+        #expect(s.run("stats", "--db", s.auditPath).stdout.hasPrefix("RULE "))
+    }
+
+    @Test func tailPrintsRowsAsTheyAreWritten() {
+        let (s, p) = populated()
+        let script = "(sleep 1; \"$0\" --policy \"$1\" -- true) & timeout -s INT 3 \"$0\" audit --db \"$2\" --tail --format jsonl --limit 1; wait"
+        let r = spawn(["sh", "-c", script, binary, p, s.auditPath].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        let ids = r.stdout.split(separator: "\n").compactMap { line -> Int? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? Int
+        }
+        #expect(ids == [5, 6])
+    }
+
+    @Test func aKilledGateLeavesAnIntactLogAndAnUnknownOutcome() {
+        let s = Sandbox()
+        let p = s.policy(Self.policy)
+        // The gate is killed while its command runs; the command is killed with it.
+        let script = "\"$0\" --policy \"$1\" -- sleep 30 & gate=$!; sleep 1; kill -KILL $gate; pkill -KILL -f 'sleep 30'; wait"
+        _ = spawn(["sh", "-c", script, binary, p].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        #expect(s.sql("pragma integrity_check") == ["ok"])
+        #expect(s.sql("select action_type, result_status from audit_log") == ["file.read|pending"])
+        let listed = s.run("audit", "--db", s.auditPath, "--format", "jsonl")
+        #expect(listed.stdout.contains(#""result_status":"unknown""#))
+        #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
+    }
+
+    @Test func aMissingLogIsAConfigurationError() {
+        let s = Sandbox()
+        let r = s.run("audit", "--db", s.dir + "/none.db")
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("no audit log there"))
+        #expect(!FileManager.default.fileExists(atPath: s.dir + "/none.db"))
+    }
+}
