@@ -18,7 +18,13 @@ public struct AuditSettings: Sendable, Equatable {
     public enum Synchronous: String, Sendable { case normal, full }
     public var path: String?
     public var synchronous: Synchronous = .normal
+    /// Extra patterns: a word matching one is written to the log as [REDACTED].
+    public var redact: [Pattern] = []
     public var location: SourceLocation?
+
+    public static func == (a: AuditSettings, b: AuditSettings) -> Bool {
+        a.path == b.path && a.synchronous == b.synchronous && a.redact.map(\.source) == b.redact.map(\.source)
+    }
 }
 
 /// Turns YAML bytes into a policy, collecting every problem with its position
@@ -326,7 +332,13 @@ struct Reader {
                         error(mark(e.value), "audit.synchronous must be normal or full")
                     }
                 }
-            default: unknownKey(e.key, e.keyNode, in: "audit", known: ["path", "synchronous"])
+            case "redact":
+                guard let items = sequence(e.value, "audit.redact") else { continue }
+                for item in items {
+                    guard let source = string(item, "each item of audit.redact") else { continue }
+                    do { a.redact.append(try Pattern(source)) } catch { self.error(mark(item), error.message) }
+                }
+            default: unknownKey(e.key, e.keyNode, in: "audit", known: ["path", "synchronous", "redact"])
             }
         }
         audit = a

@@ -30,7 +30,8 @@ public enum PolicySchema {
           "additionalProperties": false,
           "properties": {
             "path": { "description": "Absolute path of the SQLite audit database.", "type": "string", "pattern": "^/" },
-            "synchronous": { "enum": ["normal", "full"] }
+            "synchronous": { "enum": ["normal", "full"] },
+            "redact": { "description": "Regexes: a word matching one is written to the audit log as [REDACTED].", "type": "array", "items": { "type": "string" } }
           }
         },
         "commands": {

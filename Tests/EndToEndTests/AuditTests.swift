@@ -118,3 +118,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: s.dir + "/none.db"))
     }
 }
+
+@Suite struct RedactionEndToEndTests {
+    @Test func secretsReachTheCommandButNotTheLog() throws {
+        let s = Sandbox()
+        let p = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            rules: []
+            audit: { path: \(s.auditPath), redact: ["^ticket-[0-9]+$"] }
+            """)
+        let r = s.run("--policy", p, "--", "sh", "-c", "echo \"$1 $2 $3\"", "sh", "--password=hunter2",
+                      "Authorization: Bearer abc.def", "ticket-77")
+        #expect(r.status == 0)
+        #expect(r.stdout == "--password=hunter2 Authorization: Bearer abc.def ticket-77\n")
+        let row = s.sql("select argv || action_params || action_target from audit_log").joined()
+        #expect(!row.contains("hunter2"))
+        #expect(!row.contains("abc.def"))
+        #expect(!row.contains("ticket-77"))
+        #expect(row.contains("--password=[REDACTED]"))
+        #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
+    }
+}

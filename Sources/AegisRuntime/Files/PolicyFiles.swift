@@ -49,6 +49,9 @@ public struct LoadedPolicy: Sendable {
     /// The audit settings that apply: the system policy's if it has any, else
     /// the first file (in layer order) that sets them.
     public var audit: AuditSettings?
+
+    /// Redaction patterns of every file: more redaction is always allowed.
+    public var redactor: Redactor { Redactor(patterns: files.flatMap { $0.audit?.redact ?? [] }) }
 }
 
 public enum PolicyError: Error, Sendable {

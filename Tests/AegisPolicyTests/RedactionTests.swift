@@ -1,0 +1,55 @@
+import Testing
+@testable import AegisPolicy
+
+@Suite struct RedactionTests {
+    let r = Redactor()
+    let X = Redactor.marker
+
+    @Test(arguments: [
+        ("--password=hunter2", "--password=[REDACTED]"),
+        ("--api-key=abc123", "--api-key=[REDACTED]"),
+        ("token=abc", "token=[REDACTED]"),
+        ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG", "AWS_SECRET_ACCESS_KEY=[REDACTED]"),
+        ("PGPASSWORD=pw", "PGPASSWORD=[REDACTED]"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "Authorization: [REDACTED]"),
+        ("authorization:basic dXNlcjpwYXNz", "authorization: [REDACTED]"),
+        ("https://user:s3cret@example.com/repo.git", "https://user:[REDACTED]@example.com/repo.git"),
+        ("https://api.example.com/v1?access_token=abc&page=2", "https://api.example.com/v1?access_token=[REDACTED]&page=2"),
+        ("key AKIAIOSFODNN7EXAMPLE here", "key [REDACTED] here"),
+        ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "[REDACTED]"),
+        ("sk-proj-abcdefghijklmnopqrstuvwx", "[REDACTED]"),
+        ("xoxb-1234567890-abcdefghij", "[REDACTED]"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl", "[REDACTED]"),
+    ])
+    func credentialsAreReplaced(_ input: String, _ expected: String) {
+        #expect(r.redact(word: input) == expected)
+    }
+
+    @Test(arguments: ["--author=Ann", "ls -la", "/home/u/keys/notes.txt", "--sort-key=name", "skeleton", "-pv", "AKIA-short",
+                      "git@github.com:org/repo.git", "https://example.com/?page=2", "--monkey=1"])
+    func ordinaryWordsAreLeftAlone(_ input: String) {
+        #expect(r.redact(word: input) == input)
+    }
+
+    @Test func aSecretOptionHidesTheNextWord() {
+        #expect(r.redact(words: ["mysql", "--password", "hunter2", "-u", "root"]) == ["mysql", "--password", X, "-u", "root"])
+        #expect(r.redact(words: ["curl", "-H", "Authorization: Bearer abc", "https://x"]) == ["curl", "-H", "Authorization: \(X)", "https://x"])
+        #expect(r.redact(word: "login --token abc --verbose") == "login --token \(X) --verbose")
+    }
+
+    @Test func paramsLoseSecretValuesByKey() {
+        let params = JSON.object(JSONObject([
+            ("options", .object(JSONObject([("password", .string("pw")), ("user", .string("ann"))]))),
+            ("api_key", .string("k")), ("count", .int(3)), ("argv", .array([.string("--token"), .string("t")])),
+        ]))
+        #expect(r.redact(params) == .object(JSONObject([
+            ("options", .object(JSONObject([("password", .string(X)), ("user", .string("ann"))]))),
+            ("api_key", .string(X)), ("count", .int(3)), ("argv", .array([.string("--token"), .string(X)])),
+        ])))
+    }
+
+    @Test func policyPatternsReplaceTheWholeWord() throws {
+        let custom = Redactor(patterns: [try Pattern("^INTERNAL-[0-9]+$")])
+        #expect(custom.redact(words: ["deploy", "INTERNAL-4242", "x"]) == ["deploy", X, "x"])
+    }
+}
