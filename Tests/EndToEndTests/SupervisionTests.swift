@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// aegis-exec as a well-behaved wrapper: signals reach the command, and on a
+/// terminal the command owns the foreground as it would without the gate.
+@Suite struct SupervisionTests {
+    static let allowAll = "defaults: { risk_level: low, approval: auto }\nrules: []\n"
+
+    // (SIGINT and SIGQUIT are left out: a shell starts background jobs with them ignored, and an
+    // ignored signal is inherited and cannot be trapped.)
+    @Test(arguments: [("TERM", 15), ("HUP", 1), ("USR1", 10), ("USR2", 12)])
+    func signalsSentToTheGateReachTheCommand(_ name: String, _ number: Int32) {
+        let s = Sandbox()
+        let p = s.policy(Self.allowAll)
+        let marker = s.dir + "/got"
+        // The command traps the signal and records it; the test kills only the gate.
+        let inner = "trap 'echo \(name) > \(marker); exit 7' \(name); echo ready > \(marker).ready; while :; do sleep 0.05; done"
+        let script = "\"$0\" --policy \"$1\" -- sh -c \"$2\" & gate=$!; while [ ! -e \"$3.ready\" ]; do sleep 0.05; done; kill -\(name) $gate; wait $gate; echo \"status $?\""
+        let r = spawn(["sh", "-c", script, binary, p, inner, marker].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        #expect(r.stdout == "status 7\n", "\(r.stdout) \(r.stderr)")
+        #expect((try? String(contentsOfFile: marker, encoding: .utf8)) == "\(name)\n")
+        #expect(s.sql("select exit_status from audit_log") == ["7"])
+    }
+
+    @Test func onATerminalTheCommandIsInTheForeground() throws {
+        let s = Sandbox()
+        let p = s.policy(Self.allowAll)
+        // A real pseudo-terminal: python's pty module runs the gate on it.
+        let check = "import os; fg = os.tcgetpgrp(0) == os.getpgrp(); print('foreground' if fg else 'background', os.isatty(0))"
+        let driver = """
+            import os, pty, sys
+            out = []
+            def read(fd):
+                data = os.read(fd, 1024)
+                out.append(data)
+                return data
+            status = pty.spawn([sys.argv[1], '--policy', sys.argv[2], '--', 'python3', '-c', sys.argv[3]], read)
+            sys.stdout.write(b''.join(out).decode())
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        let r = spawn(["python3", "-c", driver, binary, p, check].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("foreground True"), "\(r.stdout)")
+    }
+}
