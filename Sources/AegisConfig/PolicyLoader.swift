@@ -407,10 +407,13 @@ struct Reader {
     mutating func readSandbox(_ n: Int) -> SandboxSpec? {
         func profile(_ node: Int) -> SandboxSpec.Profile? {
             guard let name = string(node, "sandbox profile") else { return nil }
+            // A profile file is named relative to the policy that names it.
+            if name.contains("/") || name.hasSuffix(".json") {
+                let dir = file.lastIndex(of: "/").map { String(file[..<$0]) }
+                return .file(name.hasPrefix("/") || dir == nil ? name : dir! + "/" + name)
+            }
             if let p = SandboxSpec.Profile(name: name) { return p }
-            error(mark(node), name.contains("/") || name.hasSuffix(".json")
-                ? "sandbox profile files (OCI seccomp JSON) are not supported by this aegis-exec; use default, strict or none"
-                : "sandbox profile '\(name)' is not one of default, strict, none")
+            error(mark(node), "sandbox profile '\(name)' is not one of default, strict, none, or the path of an OCI seccomp profile (JSON)")
             return nil
         }
         if case .scalar = doc[n].kind {

@@ -98,17 +98,21 @@ public enum PolicySchema {
         "sandbox": {
           "description": "The seccomp sandbox: a profile name, or a mapping. Unset: the default profile.",
           "anyOf": [
-            { "enum": ["default", "strict", "none"] },
+            { "$ref": "#/$defs/sandboxProfile" },
             {
               "type": "object",
               "additionalProperties": false,
               "properties": {
-                "profile": { "enum": ["default", "strict", "none"] },
+                "profile": { "$ref": "#/$defs/sandboxProfile" },
                 "network": { "type": "boolean" },
                 "deny": { "type": "array", "items": { "type": "string", "pattern": "^(@[a-z-]+|[a-z0-9_]+)$" } }
               }
             }
           ]
+        },
+        "sandboxProfile": {
+          "description": "default, strict, none, or the path of an OCI runtime-spec seccomp profile (JSON), relative to the policy file.",
+          "anyOf": [{ "enum": ["default", "strict", "none"] }, { "type": "string", "pattern": "(/|\\.json$)" }]
         },
         "conditions": {
           "type": "object",

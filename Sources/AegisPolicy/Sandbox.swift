@@ -6,13 +6,17 @@ public struct SandboxSpec: Sendable, Equatable {
         case none
         case standard  // `default`
         case strict
+        /// An OCI runtime-spec seccomp profile (JSON), by absolute path.
+        case file(String)
 
         public init?(name: String) {
             switch name {
             case "none": self = .none
             case "default": self = .standard
             case "strict": self = .strict
-            default: return nil
+            default:
+                guard name.hasPrefix("/") else { return nil }
+                self = .file(name)
             }
         }
 
@@ -21,6 +25,7 @@ public struct SandboxSpec: Sendable, Equatable {
             case .none: "none"
             case .standard: "default"
             case .strict: "strict"
+            case .file(let path): path
             }
         }
     }
@@ -53,9 +58,17 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
     /// A built-in profile applies: besides the syscall denials, it refuses
     /// TIOCSTI, namespace-creating clone flags and clone3, whose flags a
     /// filter cannot read.
-    public var hardened: Bool { profiles.contains { $0 != .none } }
+    public var hardened: Bool { profiles.contains { $0 == .standard || $0 == .strict } }
 
-    public var isNone: Bool { !hardened && denied.isEmpty && !noNetwork }
+    /// OCI profiles to load as filters of their own, beside the built-in one.
+    public var profileFiles: [String] {
+        profiles.compactMap { if case .file(let p) = $0 { p } else { nil } }
+    }
+
+    public var isNone: Bool { !hardened && denied.isEmpty && !noNetwork && profileFiles.isEmpty }
+
+    /// Whether a filter of the built-in kind is needed (besides profile files).
+    public var needsBuiltinFilter: Bool { hardened || !denied.isEmpty || noNetwork }
 
     public var description: String {
         var parts = [profiles.map(\.description).joined(separator: "+")]
@@ -117,6 +130,7 @@ public enum SandboxGroups {
         case .none: return []
         case .standard: return Set(standard.flatMap { (try? expand($0)) ?? [] })
         case .strict: return Set(strict.flatMap { (try? expand($0)) ?? [] })
+        case .file: return []
         }
     }
 

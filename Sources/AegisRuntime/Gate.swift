@@ -163,9 +163,9 @@ public enum Gate {
 
         // A sandbox that cannot be built is a configuration error: the command
         // does not run without it.
-        let filter: SeccompFilter?
+        let filters: [SeccompFilter]
         do {
-            filter = try SeccompCompiler.compile(judgement.sandbox)
+            filters = try SeccompCompiler.filters(for: judgement.sandbox)
         } catch {
             try recordFinal("error", "sandbox: \(error)", exit: 78)
             throw .sandbox(error)
@@ -179,7 +179,7 @@ public enum Gate {
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
         do {
-            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment(), filter: filter)
+            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment(), filters: filters)
         } catch {
             let (status, reason, exit): (String, String, Int32)
             switch error {

@@ -47,12 +47,14 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
     if (pid == 0) {
         int e = 0;
         sigprocmask(SIG_SETMASK, &old, NULL);                              // 1
-        if (req->filter) {
+        if (req->filter_count > 0) {
             if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {             // 3
                 e = errno;
             } else {                                                       // 4
-                struct sock_fprog prog = {req->filter_len, (struct sock_filter *)req->filter};
-                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) e = errno;
+                for (int i = 0; i < req->filter_count && e == 0; i++) {
+                    struct sock_fprog prog = {req->filter_lens[i], (struct sock_filter *)req->filters[i]};
+                    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) e = errno;
+                }
             }
         }
         if (e == 0) {

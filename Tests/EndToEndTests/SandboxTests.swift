@@ -119,6 +119,51 @@ import Testing
         #expect(s.run("--policy", p, "--", "grep", "Seccomp:", "/proc/self/status").stdout.contains("2"))
     }
 
+    /// Docker's own default profile, as shipped by moby, behaves as under Docker.
+    @Test func dockersProfileLoadsAndBehavesAsUnderDocker() throws {
+        let s = Sandbox()
+        let docker = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/data/docker-default-seccomp.json").path
+        try #require(FileManager.default.fileExists(atPath: docker), "the shared test data is missing")
+        let p = s.policy("defaults: { risk_level: low, approval: auto, sandbox: \(docker) }\nrules: []\n")
+        let e = errnos(s, policy: p, ["clone-newuser", "unshare", "mount", "keyctl", "bpf", "ptrace", "getpid"])
+        #expect(e["clone-newuser"] == EPERM)
+        #expect(e["unshare"] == EPERM)
+        #expect(e["mount"] == EPERM)
+        #expect(e["keyctl"] == EPERM)
+        #expect(e["bpf"] == EPERM)
+        #expect(e["ptrace"] != EPERM)  // Docker allows ptrace on kernels from 4.8
+        #expect(e["getpid"] == 0)
+        let r = s.run("--policy", p, "--", "sh", "-c", "ls / >/dev/null && echo $(( 2 + 2 ))")
+        #expect(r.stdout == "4\n")
+        #expect(s.run("--policy", p, "--", "unshare", "-U", "true").status != 0)
+    }
+
+    @Test func aProfileFileIsFoundBesideThePolicyAndStacksWithTheBuiltInOne() throws {
+        let s = Sandbox()
+        // A small OCI profile that refuses only getpid, next to the policy.
+        _ = s.write("deny-getpid.json", #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#)
+        let p = s.policy("defaults: { risk_level: low, approval: auto, sandbox: deny-getpid.json }\nrules: []\n")
+        #expect(errnos(s, policy: p, ["getpid", "ptrace"]) == ["getpid": EACCES, "ptrace": ESRCH])
+        // A caller's profile file adds to the user layer's built-in profile.
+        try FileManager.default.createDirectory(atPath: s.dir + "/config/aegis", withIntermediateDirectories: true)
+        s.policy("defaults: { risk_level: low, approval: auto }\nrules: []\n", name: "config/aegis/policy.yaml")
+        #expect(errnos(s, policy: p, ["getpid", "ptrace"]) == ["getpid": EACCES, "ptrace": EPERM])
+    }
+
+    @Test func aBrokenProfileFileStopsTheCommand() {
+        let s = Sandbox()
+        _ = s.write("broken.json", "{ not json")
+        let p = s.policy("defaults: { risk_level: low, approval: auto, sandbox: broken.json }\nrules: []\n")
+        let marker = s.dir + "/ran"
+        let r = s.run("--policy", p, "--", "touch", marker)
+        #expect(r.status == 78)
+        #expect(r.stderr.contains("not valid JSON"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        let missing = s.policy("defaults: { risk_level: low, approval: auto, sandbox: /nonexistent/p.json }\nrules: []\n", name: "m.yaml")
+        #expect(s.run("--policy", missing, "--", "touch", marker).status == 78)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func badSandboxSettingsAreConfigurationErrors() {
         let s = Sandbox()
         let p = s.write("bad.yaml", "defaults: { approval: auto, sandbox: { deny: [\"@nope\", \"Bad-Name\"], network: maybe } }\nrules: []\n")

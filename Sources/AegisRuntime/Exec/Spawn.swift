@@ -29,9 +29,9 @@ public enum Spawner {
     /// Runs the executable with exactly these argument bytes and environment,
     /// and waits for it while forwarding signals.
     public static func run(
-        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filter: SeccompFilter?
+        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter]
     ) throws(SpawnError) -> Termination {
-        let pid = try start(exe, argv: argv, environment: environment, filter: filter)
+        let pid = try start(exe, argv: argv, environment: environment, filters: filters)
         let status = aegis_wait(pid)
         guard status >= 0 else { throw .system(SystemError("waitpid", errno: errno)) }
         if (status & 0x7F) == 0 { return .exited((status >> 8) & 0xFF) }
@@ -39,7 +39,7 @@ public enum Spawner {
     }
 
     static func start(
-        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filter: SeccompFilter?
+        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter]
     ) throws(SpawnError) -> pid_t {
         // NUL-terminated copies, alive until the child has exec'd.
         let argStorage = argv.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
@@ -51,17 +51,28 @@ public enum Spawner {
         var cargv: [UnsafeMutablePointer<CChar>?] = argStorage + [nil]
         var cenv: [UnsafeMutablePointer<CChar>?] = envStorage + [nil]
         var childErrno: Int32 = 0
-        let program = filter?.program ?? []
         let scriptPath = exe.isScript ? cString(exe.foundAt) : nil
         defer { scriptPath?.deallocate() }
+        // Copies that live until the child has loaded them.
+        let programs = filters.map { f -> UnsafeMutableRawPointer in
+            let p = UnsafeMutableRawPointer.allocate(byteCount: f.program.count, alignment: 8)
+            f.program.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: f.program.count) }
+            return p
+        }
+        defer { programs.forEach { $0.deallocate() } }
+        var pointers: [UnsafeRawPointer?] = programs.map { UnsafeRawPointer($0) }
+        var lengths: [UInt16] = filters.map { UInt16($0.program.count / 8) }
         let pid = cargv.withUnsafeMutableBufferPointer { a in
             cenv.withUnsafeMutableBufferPointer { e in
-                program.withUnsafeBytes { f in
-                    var req = aegis_spawn_request(
-                        exec_fd: exe.descriptor.raw, script_path: scriptPath,
-                        argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
-                        filter: filter == nil ? nil : f.baseAddress, filter_len: UInt16(program.count / 8))
-                    return aegis_spawn(&req, &childErrno)
+                pointers.withUnsafeMutableBufferPointer { fp in
+                    lengths.withUnsafeMutableBufferPointer { lp in
+                        var req = aegis_spawn_request(
+                            exec_fd: exe.descriptor.raw, script_path: scriptPath,
+                            argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
+                            filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
+                            filter_count: Int32(filters.count))
+                        return aegis_spawn(&req, &childErrno)
+                    }
                 }
             }
         }

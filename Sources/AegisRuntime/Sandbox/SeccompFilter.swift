@@ -38,8 +38,17 @@ public enum SeccompCompiler {
     /// Address families refused without network: inet, inet6, netlink, packet.
     static let networkFamilies: [Int32] = [2, 10, 16, 17]
 
+    /// Every filter the command runs under: the built-in one, then each OCI
+    /// profile a layer names.
+    public static func filters(for sandbox: EffectiveSandbox) throws(SandboxError) -> [SeccompFilter] {
+        var out: [SeccompFilter] = []
+        if sandbox.needsBuiltinFilter, let f = try compile(sandbox) { out.append(f) }
+        for path in sandbox.profileFiles { out.append(try OCIProfile.compile(path: path)) }
+        return out
+    }
+
     public static func compile(_ sandbox: EffectiveSandbox) throws(SandboxError) -> SeccompFilter? {
-        if sandbox.isNone { return nil }
+        if !sandbox.needsBuiltinFilter { return nil }
         guard let ctx = seccomp_init(SCMP_ACT_ALLOW) else { throw .build("seccomp_init failed") }
         defer { seccomp_release(ctx) }
         func check(_ rc: Int32, _ what: String) throws(SandboxError) {

@@ -13,9 +13,11 @@ typedef struct {
     const char *script_path;
     char *const *argv;
     char *const *envp;
-    /// A compiled seccomp filter (struct sock_filter[]), or NULL for none.
-    const void *filter;
-    unsigned short filter_len;
+    /// Compiled seccomp filters (struct sock_filter[] each), loaded in order;
+    /// the kernel applies every one and the most restrictive answer wins.
+    const void *const *filters;
+    const unsigned short *filter_lens;
+    int filter_count;
 } aegis_spawn_request;
 
 /// Starts the command. Returns its pid, or -1 with *child_errno set to why the
