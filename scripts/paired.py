@@ -4,12 +4,15 @@ once, in rotating order, so machine noise hits all of them alike. Prints the
 median wall time of each and the median of per-round differences against the
 first command (the baseline)."""
 import os
+import shutil
 import statistics
 import sys
 import time
 
 runs = int(sys.argv[1])
 cmds = [c.split() for c in sys.argv[2:]]
+for c in cmds:
+    c[0] = shutil.which(c[0]) or c[0]
 devnull = os.open(os.devnull, os.O_RDWR)
 
 

@@ -18,14 +18,20 @@ public struct GateRequest: Sendable {
     public var callerParams: JSONObject
     public var cwd: String
     public var sessionID: String
+    /// The audit row of the gated command this invocation runs inside.
+    public var parentRow: Int64?
 
-    public init(argv: [[UInt8]], sources: PolicySources, agent: String?, callerParams: JSONObject, cwd: String, sessionID: String) {
+    public init(
+        argv: [[UInt8]], sources: PolicySources, agent: String?, callerParams: JSONObject, cwd: String, sessionID: String,
+        parentRow: Int64? = nil
+    ) {
         self.argv = argv
         self.sources = sources
         self.agent = agent
         self.callerParams = callerParams
         self.cwd = cwd
         self.sessionID = sessionID
+        self.parentRow = parentRow
     }
 }
 
@@ -128,7 +134,8 @@ public enum Gate {
             sessionID: request.sessionID, timestamp: ISO8601.format(unixSeconds: nowSeconds, microseconds: micros),
             action: logged, decision: judgement.decision, resultStatus: "pending", resultError: nil,
             argvJSON: argvJSON(zip(request.argv, zip(words, cleanWords)).map { $1.0 == $1.1 ? $0 : Array($1.1.utf8) }), cwd: request.cwd, user: ProcessInfo.userName(), pid: getpid(),
-            executable: executable?.path, policyFiles: loaded.files.map(\.path), sandbox: judgement.sandbox.description)
+            executable: executable?.path, policyFiles: loaded.files.map(\.path), sandbox: judgement.sandbox.description,
+            parentID: request.parentRow)
 
         func recordFinal(_ status: String, _ error: String?, exit: Int32?) throws(GateError) {
             record.resultStatus = status
@@ -179,7 +186,7 @@ public enum Gate {
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
         do {
-            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment(), filters: filters)
+            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment(settingParentRow: row), filters: filters)
         } catch {
             let (status, reason, exit): (String, String, Int32)
             switch error {

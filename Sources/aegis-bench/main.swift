@@ -19,6 +19,7 @@ func median(_ xs: [UInt64]) -> Double { Double(xs.sorted()[xs.count / 2]) / 1000
 var loadTimes: [UInt64] = []
 var judgeTimes: [UInt64] = []
 var auditTimes: [UInt64] = []
+var sandboxTimes: [UInt64] = []
 let auditPath = "/tmp/aegis-bench-\(getpid()).db"
 defer { for suffix in ["", "-wal", "-shm"] { unlink(auditPath + suffix) } }
 let argv: [[UInt8]] = [Array("/bin/true".utf8)]
@@ -45,9 +46,12 @@ for _ in 0..<iterations {
     try store.complete(row: row, AuditStore.Outcome(status: "success", error: nil, exitStatus: 0, signal: nil,
                                                     durationMilliseconds: 1, finishedAt: "x"))
     let t3 = ProcessInfo.monotonicNanoseconds()
+    _ = try SeccompCompiler.filters(for: judgement.sandbox)
+    let t4 = ProcessInfo.monotonicNanoseconds()
+    sandboxTimes.append(t4 - t3)
     loadTimes.append(t1 - t0)
     judgeTimes.append(t2 - t1)
     auditTimes.append(t3 - t2)
 }
 let rules = (try? PolicyFiles.read(args[1]).policy.rules.count) ?? 0
-print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes)) audit_us=\(median(auditTimes))")
+print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes)) audit_us=\(median(auditTimes)) seccomp_compile_us=\(median(sandboxTimes))")

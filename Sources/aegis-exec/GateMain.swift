@@ -19,7 +19,8 @@ enum GateMain {
         let request = GateRequest(
             argv: args.command, sources: PolicySources(explicit: args.policies, environment: env),
             agent: args.agent ?? env["AEGIS_AGENT"].flatMap { $0.isEmpty ? nil : $0 }, callerParams: args.params,
-            cwd: ProcessInfo.currentDirectory(), sessionID: Gate.sessionID(environment: env))
+            cwd: ProcessInfo.currentDirectory(), sessionID: Gate.sessionID(environment: env),
+            parentRow: env[Spawner.parentRowVariable].flatMap { Int64($0) })
         do {
             switch try Gate.run(request) {
             case .ran(let termination, let warning):

@@ -110,6 +110,16 @@ import Testing
         #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
     }
 
+    @Test func aNestedGateRecordsItsParentRow() {
+        let s = Sandbox()
+        let p = s.policy(Self.policy)
+        let r = s.run("--policy", p, "--", binary, "--policy", p, "--", "sh", "-c", "exit 4")
+        #expect(r.status == 4)
+        #expect(s.sql("select id, parent_id, action_type, exit_status from audit_log order by id")
+                == ["1||exec|4", "2|1|shell.exec|4"])
+        #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
+    }
+
     @Test func aMissingLogIsAConfigurationError() {
         let s = Sandbox()
         let r = s.run("audit", "--db", s.dir + "/none.db")

@@ -16,6 +16,7 @@ public enum AuditChain {
         public var cwd, user: String?
         public var pid: Int64?
         public var executable, policyLayer, policyFiles, sandbox: String?
+        public var parentID: Int64?
     }
 
     public struct OutcomeFields: Sendable {
@@ -35,7 +36,7 @@ public enum AuditChain {
             .string(r.actionType), .string(r.actionTarget), .string(r.actionParams), .string(r.riskLevel),
             .string(r.approval), text(r.matchedRule), text(r.agentID), .string(r.argv), text(r.cwd), text(r.user),
             int(r.pid), text(r.executable), text(r.policyLayer), text(r.policyFiles), text(r.sandbox),
-        ]).serialized
+        ] + (r.parentID.map { [JSON.int($0)] } ?? [])).serialized
         return SHA256.hexDigest(Array(canonical.utf8))
     }
 
@@ -70,7 +71,7 @@ extension AuditStore {
             SELECT id, prev_hash, row_hash, outcome_hash, session_id, timestamp, action_type, action_target,
                 action_params, risk_level, approval, matched_rule, agent_id, argv, cwd, user, pid, executable,
                 policy_layer, policy_files, sandbox, result_status, result_error, human_decision, exit_status,
-                signal, duration_ms, finished_at
+                signal, duration_ms, finished_at, parent_id
             FROM audit_log ORDER BY id
             """)
         var report = VerifyReport(rows: 0, unchained: 0, firstProblem: nil)
@@ -99,7 +100,7 @@ extension AuditStore {
                 actionTarget: s.text(7) ?? "", actionParams: s.text(8) ?? "", riskLevel: s.text(9) ?? "",
                 approval: s.text(10) ?? "", matchedRule: s.text(11), agentID: s.text(12), argv: s.text(13) ?? "",
                 cwd: s.text(14), user: s.text(15), pid: int(16), executable: s.text(17), policyLayer: s.text(18),
-                policyFiles: s.text(19), sandbox: s.text(20))
+                policyFiles: s.text(19), sandbox: s.text(20), parentID: int(28))
             if AuditChain.rowHash(row) != rowHash {
                 report.firstProblem = (id, "row \(id) was changed after it was written (its decision does not match its hash)")
                 return report

@@ -29,7 +29,7 @@ extension AuditStore {
     public static let listedColumns = [
         "id", "session_id", "timestamp", "action_type", "action_target", "action_params", "risk_level", "approval",
         "matched_rule", "human_decision", "result_status", "result_error", "agent_id", "argv", "cwd", "user", "pid",
-        "executable", "policy_layer", "sandbox", "exit_status", "signal", "duration_ms", "finished_at",
+        "executable", "policy_layer", "sandbox", "exit_status", "signal", "duration_ms", "finished_at", "parent_id",
     ]
 
     /// Opens an existing store for reading; a missing file is an error, not a new store.

@@ -13,7 +13,7 @@ import AegisPolicy
 /// MUST: the store is created private to the user (directory 0700, file 0600).
 /// Columns follow the Python original's audit_log table, then what a shell gate adds.
 public final class AuditStore {
-    public static let schemaVersion: Int64 = 3
+    public static let schemaVersion: Int64 = 4
 
     let connection: SQLiteConnection
     public let path: String
@@ -89,6 +89,9 @@ public final class AuditStore {
                     ALTER TABLE audit_log ADD COLUMN outcome_hash TEXT;
                     """)
             }
+            if version < 4 {
+                try connection.execute("ALTER TABLE audit_log ADD COLUMN parent_id INTEGER")
+            }
             try connection.execute("PRAGMA user_version=\(AuditStore.schemaVersion)")
             try connection.execute("COMMIT")
         } catch {
@@ -145,11 +148,13 @@ public final class AuditStore {
         public var policyFiles: [String]
         public var sandbox: String?
         public var exitStatus: Int32?
+        /// The row of the gated command this one runs inside, if any.
+        public var parentID: Int64?
 
         public init(
             sessionID: String, timestamp: String, action: Action, decision: Decision, resultStatus: String,
             resultError: String?, argvJSON: String, cwd: String, user: String, pid: Int32, executable: String?,
-            policyFiles: [String], sandbox: String? = nil, exitStatus: Int32? = nil
+            policyFiles: [String], sandbox: String? = nil, exitStatus: Int32? = nil, parentID: Int64? = nil
         ) {
             self.sessionID = sessionID
             self.timestamp = timestamp
@@ -165,6 +170,7 @@ public final class AuditStore {
             self.policyFiles = policyFiles
             self.sandbox = sandbox
             self.exitStatus = exitStatus
+            self.parentID = parentID
         }
     }
 
@@ -176,8 +182,8 @@ public final class AuditStore {
             insertStatement = try connection.prepare("""
                 INSERT INTO audit_log (session_id, timestamp, action_type, action_target, action_params,
                     risk_level, approval, matched_rule, result_status, result_error, agent_id, argv, cwd,
-                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox, prev_hash)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox, prev_hash, parent_id)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """)
         }
         try connection.execute("BEGIN IMMEDIATE")
@@ -196,6 +202,7 @@ public final class AuditStore {
                 .text(r.argvJSON), .text(r.cwd), .text(r.user), .int(Int64(r.pid)),
                 r.executable.map { .text($0) } ?? .null, .text(r.decision.layer), .text(files),
                 r.exitStatus.map { .int(Int64($0)) } ?? .null, r.sandbox.map { .text($0) } ?? .null, .text(prev),
+                r.parentID.map { .int($0) } ?? .null,
             ]
             try insertStatement!.run(fields)
             let id = connection.lastInsertRowID
@@ -204,7 +211,8 @@ public final class AuditStore {
                 actionTarget: r.action.target, actionParams: JSON.object(r.action.params).serialized,
                 riskLevel: r.decision.riskLevel.upperName, approval: r.decision.approval.name, matchedRule: r.decision.rule,
                 agentID: r.action.agent, argv: r.argvJSON, cwd: r.cwd, user: r.user, pid: Int64(r.pid),
-                executable: r.executable, policyLayer: r.decision.layer, policyFiles: files, sandbox: r.sandbox)
+                executable: r.executable, policyLayer: r.decision.layer, policyFiles: files, sandbox: r.sandbox,
+                parentID: r.parentID)
             let hash = AuditChain.rowHash(row)
             var outcomeHash: Statement.Value = .null
             if r.resultStatus != "pending" {

@@ -91,14 +91,21 @@ public enum Spawner {
         return p
     }
 
-    /// The current environment as raw `NAME=value` byte strings, unchanged.
-    public static func currentEnvironment() -> [[UInt8]] {
+    /// The variable that tells a nested aegis-exec which audit row it runs inside.
+    public static let parentRowVariable = "AEGIS_AUDIT_PARENT"
+
+    /// The current environment as raw `NAME=value` byte strings, unchanged but
+    /// for the parent-row variable, set to this command's row.
+    public static func currentEnvironment(settingParentRow row: Int64) -> [[UInt8]] {
+        let prefix = Array((parentRowVariable + "=").utf8)
         var out: [[UInt8]] = []
         var p = environ
         while let entry = p.pointee {
-            out.append(Array(UnsafeRawBufferPointer(start: entry, count: strlen(entry))))
+            let bytes = Array(UnsafeRawBufferPointer(start: entry, count: strlen(entry)))
+            if !bytes.starts(with: prefix) { out.append(bytes) }
             p += 1
         }
+        out.append(prefix + Array(String(row).utf8))
         return out
     }
 }

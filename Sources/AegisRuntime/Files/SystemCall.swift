@@ -73,6 +73,7 @@ public enum ProcessInfo {
     /// up a handful with getenv is cheaper than decoding the whole environment.
     public static let consultedVariables = [
         "PATH", "HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "AEGIS_POLICY", "AEGIS_AGENT", "AEGIS_SESSION",
+        "AEGIS_AUDIT_PARENT",
     ]
 
     public static func environment() -> [String: String] {
