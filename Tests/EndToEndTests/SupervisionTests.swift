@@ -42,4 +42,28 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("foreground True"), "\(r.stdout)")
     }
+
+    /// A TIOCSTI injection (typing into the terminal on the user's behalf) on a
+    /// real pseudo-terminal: refused under the sandbox, possible without it.
+    @Test func terminalInjectionIsRefused() {
+        let s = Sandbox()
+        let sandboxed = s.policy(Self.allowAll, name: "sandboxed.yaml")
+        let open = s.policy("defaults: { risk_level: low, approval: auto, sandbox: none }\nrules: []\n", name: "open.yaml")
+        let inject = "import fcntl, termios\ntry:\n fcntl.ioctl(0, termios.TIOCSTI, b'#')\n print('injected')\nexcept OSError as e:\n print('refused', e.errno)"
+        let driver = """
+            import os, pty, sys
+            out = []
+            def read(fd):
+                data = os.read(fd, 1024)
+                out.append(data)
+                return data
+            pty.spawn([sys.argv[1], '--policy', sys.argv[2], '--', 'python3', '-c', sys.argv[3]], read)
+            sys.stdout.write(b''.join(out).decode())
+            """
+        func run(_ policy: String) -> String {
+            spawn(["python3", "-c", driver, binary, policy, inject].map { Array($0.utf8) }, env: s.environment, cwd: s.dir).stdout
+        }
+        #expect(run(sandboxed).contains("refused \(EPERM)"))
+        #expect(!run(open).contains("refused \(EPERM)"))
+    }
 }
