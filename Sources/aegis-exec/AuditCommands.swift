@@ -203,12 +203,35 @@ enum AuditFormatter {
                 lines.append(tableColumns.map { col in
                     var c = cell(r.fields[col.key])
                     if col.key == "timestamp" { c = String(c.prefix(19)).replacingAll("T", with: " ") }
-                    if col.key == "session_id" || col.key == "action_target" { c = ellipsis(c, 24) }
                     return ShellQuote.isPrintable(c) ? c : ShellQuote.word(Array(c.utf8))
                 })
             }
-            return table(lines)
+            return table(fit(lines, width: terminalWidth()))
         }
+    }
+
+    /// The width of the terminal on standard output, if it is one.
+    static func terminalWidth() -> Int? {
+        var size = winsize()
+        guard isatty(1) == 1, ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
+    /// Shortens the widest of the free-text columns (target, rule, session,
+    /// action), with an ellipsis, until the table fits the width.
+    static func fit(_ lines: [[String]], width: Int?) -> [[String]] {
+        guard let width, let first = lines.first else { return lines }
+        var widths = first.indices.map { i in lines.map { $0[i].count }.max() ?? 0 }
+        let shrinkable = [4, 8, 2, 3]  // TARGET, RULE, SESSION, ACTION
+        func total() -> Int { widths.reduce(0, +) + 2 * (widths.count - 1) }
+        while total() > width {
+            guard let widest = shrinkable.filter({ widths[$0] > 8 }).max(by: { widths[$0] < widths[$1] }) else { break }
+            widths[widest] = max(8, widths[widest] - (total() - width))
+        }
+        var fitted = lines.map { line in line.enumerated().map { i, c in ellipsis(c, widths[i]) } }
+        // Still too wide: the session column goes first (`--session` filters by it).
+        if total() > width { fitted = fitted.map { line in line.enumerated().filter { $0.offset != 2 }.map(\.element) } }
+        return fitted
     }
 
     static func ellipsis(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }

@@ -76,6 +76,37 @@ import Testing
         #expect(mode == 0o600)
     }
 
+    /// On an 80-column terminal the table fits, long targets shortened.
+    @Test func theTableFitsTheTerminal() {
+        let s = Sandbox()
+        let p = s.policy(Self.policy)
+        _ = s.run("--policy", p, "--", "touch", s.dir + "/" + String(repeating: "long-name-", count: 12))
+        let driver = """
+            import fcntl, os, struct, subprocess, sys, termios
+            master, slave = os.openpty()
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack('HHHH', 24, 80, 0, 0))
+            subprocess.run([sys.argv[1], 'audit', '--db', sys.argv[2]], stdout=slave, stderr=slave)
+            os.close(slave)
+            out = b''
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            sys.stdout.write(out.decode())
+            """
+        let r = spawn(["python3", "-c", driver, binary, s.auditPath].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        let lines = r.stdout.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(lines.count == 2, "\(r.stdout)")
+        #expect(lines.allSatisfy { $0.count <= 80 }, "\(lines.map(\.count))")
+        #expect(lines.last?.contains("…") == true)
+        // Not a terminal: nothing is cut, so machines can read every value.
+        #expect(s.run("audit", "--db", s.auditPath).stdout.contains(String(repeating: "long-name-", count: 12)))
+    }
+
     @Test func statsCountPerRule() {
         let (s, _) = populated()
         let r = s.run("stats", "--db", s.auditPath, "--format", "json")
