@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+
+@Suite struct InstallTests {
+    /// The committed completions are what the tool generates now.
+    @Test(arguments: [("bash", "completions/aegis-exec.bash"), ("zsh", "completions/_aegis-exec"), ("fish", "completions/aegis-exec.fish")])
+    func completionsAreCurrent(_ shell: String, _ file: String) throws {
+        let generated = spawn([binary, "--generate-completion-script", shell].map { Array($0.utf8) }, env: ["PATH": "/usr/bin:/bin"], cwd: "/")
+        let committed = try String(contentsOf: repoRoot.appendingPathComponent(file), encoding: .utf8)
+        #expect(generated.stdout == committed, "regenerate with: aegis-exec --generate-completion-script \(shell) > \(file)")
+        #expect(committed.contains("coding-agent"))  // --template completes the template names
+    }
+
+    @Test func installHonoursPrefixAndDestdir() throws {
+        let s = Sandbox()
+        let dest = s.dir + "/pkg"
+        let r = spawn([repoRoot.path + "/scripts/install"].map { Array($0.utf8) },
+                      env: s.environment.merging(["BIN": binary, "PREFIX": "/opt/aegis", "DESTDIR": dest]) { $1 }, cwd: s.dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let root = dest + "/opt/aegis"
+        for (path, mode) in [("bin/aegis-exec", 0o755), ("share/man/man1/aegis-exec.1", 0o644), ("share/man/man5/aegis-policy.5", 0o644),
+                             ("share/bash-completion/completions/aegis-exec", 0o644), ("share/zsh/site-functions/_aegis-exec", 0o644),
+                             ("share/fish/vendor_completions.d/aegis-exec.fish", 0o644)] {
+            let attrs = try FileManager.default.attributesOfItem(atPath: root + "/" + path)
+            #expect(attrs[.posixPermissions] as? Int == mode, "\(path)")
+        }
+        // The installed binary works, and man finds the pages under the prefix.
+        #expect(s.run(["--version"].map { Array($0.utf8) }).status == 0)
+        let v = spawn([root + "/bin/aegis-exec", "--version"].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        #expect(v.stdout == "0.1.0\n")
+        let man = spawn(["man", "-l", root + "/share/man/man5/aegis-policy.5"].map { Array($0.utf8) },
+                        env: s.environment.merging(["MANPAGER": "cat", "MANWIDTH": "80"]) { $1 }, cwd: s.dir)
+        #expect(man.stdout.contains("policy files of aegis-exec"))
+    }
+}
