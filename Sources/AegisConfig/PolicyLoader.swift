@@ -263,6 +263,13 @@ struct Reader {
                 unknownKey(e.key, e.keyNode, in: "the policy", known: Reader.topKeys)
             }
         }
+        for f in Shadowing.findings(policy.rules) {
+            let rule = policy.rules[f.shadowed], by = policy.rules[f.by]
+            if let at = rule.location {
+                warn(Mark(line: at.line, column: at.column),
+                     "rule '\(rule.name)' can never decide: rule '\(by.name)' (line \(by.location?.line ?? 0)) matches everything it matches and comes first; move it above")
+            }
+        }
         if !top.contains(where: { $0.key == "rules" }) && !top.contains(where: { $0.key == "commands" }) {
             error(mark(root), "the policy has no `rules:` (and no `commands:`)")
         }

@@ -136,6 +136,23 @@ import Testing
         ])
     }
 
+    @Test func validateWarnsAboutRulesThatCanNeverDecide() {
+        let s = Sandbox()
+        let p = s.write("order.yaml", """
+            rules:
+              - name: reads-and-writes
+                match: { type: "*" }
+                approval: auto
+              - name: no-deletes
+                match: { type: file.delete }
+                approval: block
+            """)
+        let r = s.run("validate", p)
+        #expect(r.status == 0)
+        #expect(r.stdout == "\(p):5:5: warning: rule 'no-deletes' can never decide: rule 'reads-and-writes' (line 2) matches everything it matches and comes first; move it above\n")
+        #expect(s.run("validate", "--strict", p).status == 78)
+    }
+
     @Test func validateStrictFailsOnWarnings() {
         let s = Sandbox()
         let p = s.write("warn.yaml", "rules:\n  - name: a\n    conditions: { time_after: 18:00 }\n")
