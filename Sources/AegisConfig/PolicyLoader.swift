@@ -5,6 +5,8 @@ import AegisPolicy
 public struct PolicyFile: Sendable {
     public var path: String
     public var policy: Policy
+    /// Commands with the decision they must get, checked by `validate`.
+    public var examples: [Example] = []
     public var declaresDefaults: Bool
     public var audit: AuditSettings?
     public var timeZone: TimeZoneTable
@@ -12,6 +14,15 @@ public struct PolicyFile: Sendable {
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
     public var isValid: Bool { errors.isEmpty }
+}
+
+/// `examples:` — a command and the decision the policy must give it.
+public struct Example: Sendable {
+    public var argv: [String]
+    public var approval: Approval
+    public var rule: String?
+    public var at: Instant?
+    public var location: SourceLocation
 }
 
 public struct AuditSettings: Sendable, Equatable {
@@ -62,6 +73,7 @@ struct Reader {
     var doc = YAMLDocument(nodes: [], root: nil)
     var diagnostics: [Diagnostic] = []
     var audit: AuditSettings?
+    var examples: [Example] = []
     var zone = TimeZoneTable.utc
 
     init(file: String, zones: @escaping PolicyLoader.ZoneResolver) {
@@ -81,7 +93,7 @@ struct Reader {
         let sorted = diagnostics.enumerated().sorted { a, b in
             (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
         }.map(\.element)
-        return PolicyFile(path: file, policy: policy, declaresDefaults: declaresDefaults, audit: audit,
+        return PolicyFile(path: file, policy: policy, examples: examples, declaresDefaults: declaresDefaults, audit: audit,
                           timeZone: zone, diagnostics: sorted)
     }
 
@@ -221,7 +233,7 @@ struct Reader {
 
     // MARK: the policy
 
-    static let topKeys = ["version", "description", "timezone", "defaults", "audit", "commands", "rules"]
+    static let topKeys = ["version", "description", "timezone", "defaults", "audit", "commands", "rules", "examples"]
     static let ruleKeys = ["name", "description", "match", "conditions", "risk_level", "approval", "sandbox"]
     static let matchKeys = ["type", "target", "agent", "program", "args"]
     static let commandKeys = ["program", "subcommand", "args", "type", "target", "options", "params"]
@@ -241,6 +253,8 @@ struct Reader {
                 declaresDefaults = true
                 if let d = readDefaults(e.value) { policy.defaults = d }
             case "audit": readAudit(e.value)
+            case "examples":
+                if let items = sequence(e.value, "examples") { examples = items.compactMap { readExample($0) } }
             case "commands":
                 if let items = sequence(e.value, "commands") {
                     policy.commands = items.compactMap { readCommand($0) }
@@ -408,6 +422,35 @@ struct Reader {
             }
         }
         return diagnostics.count == before || diagnostics[before...].allSatisfy({ $0.severity == .warning }) ? rule : nil
+    }
+
+    /// `{command: "git push --force", approval: block, rule: name, at: time}`;
+    /// the command is words split on spaces, or a list of words.
+    mutating func readExample(_ n: Int) -> Example? {
+        guard let entries = mapping(n, "an example") else { return nil }
+        var argv: [String]?, approval: Approval?, rule: String?, at: Instant?
+        for e in entries {
+            switch e.key {
+            case "command":
+                if case .sequence = doc[e.value].kind {
+                    argv = stringList(e.value, "command")
+                } else if let s = string(e.value, "command") {
+                    argv = s.split(separator: " ").map(String.init)
+                }
+            case "approval": approval = self.approval(e.value)
+            case "rule": rule = string(e.value, "rule")
+            case "at":
+                if let s = string(e.value, "at") {
+                    if let t = ISO8601.parse(s) { at = t } else { error(mark(e.value), "at must be an ISO 8601 time") }
+                }
+            default: unknownKey(e.key, e.keyNode, in: "an example", known: ["command", "approval", "rule", "at"])
+            }
+        }
+        guard let argv, !argv.isEmpty, let approval else {
+            error(mark(n), "an example needs `command:` and `approval:`")
+            return nil
+        }
+        return Example(argv: argv, approval: approval, rule: rule, at: at, location: location(n))
     }
 
     /// `sandbox: strict`, or `{profile, network, deny}`.

@@ -39,6 +39,21 @@ public enum PolicySchema {
           "type": "array",
           "items": { "$ref": "#/$defs/command" }
         },
+        "examples": {
+          "description": "Commands with the decision they must get; aegis-exec validate checks them.",
+          "type": "array",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["command", "approval"],
+            "properties": {
+              "command": { "anyOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+              "approval": { "$ref": "#/$defs/approval" },
+              "rule": { "type": "string" },
+              "at": { "type": "string" }
+            }
+          }
+        },
         "rules": {
           "description": "Tried in order; the first whose match and conditions hold decides.",
           "type": ["array", "null"],

@@ -165,8 +165,11 @@ struct Validate: ParsableCommand {
                 failed = true
                 continue
             }
-            for d in file.diagnostics { print(d.description) }
-            if !file.isValid || (strict && !file.diagnostics.isEmpty) {
+            var findings = file.diagnostics
+            if file.isValid { findings += Examples.check(file) }
+            findings.sort { ($0.line, $0.column) < ($1.line, $1.column) }
+            for d in findings { print(d.description) }
+            if findings.contains(where: { $0.severity == .error }) || (strict && !findings.isEmpty) {
                 failed = true
             }
         }

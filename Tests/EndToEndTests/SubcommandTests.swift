@@ -153,6 +153,46 @@ import Testing
         #expect(s.run("validate", "--strict", p).status == 78)
     }
 
+    @Test func examplesAreCheckedAndAWrongOneIsReported() {
+        let s = Sandbox()
+        let p = s.write("ex.yaml", """
+            rules:
+              - name: no-force-push
+                match: { type: git.push }
+                conditions: { flags_any: [force] }
+                approval: block
+              - name: office-hours
+                match: { type: deploy }
+                conditions: { time_after: "09:00", time_before: "17:00" }
+                approval: auto
+            examples:
+              - { command: "git push --force origin main", approval: block, rule: no-force-push }
+              - { command: ["git", "push", "origin", "main"], approval: auto }
+              - { command: "deploy prod", approval: auto, at: "2026-11-25T20:00:00Z" }
+            """)
+        let r = s.run("validate", p)
+        #expect(r.status == 78)
+        #expect(r.stdout == """
+            \(p):12:5: example 'git push origin main' gets block by rule '<default>', not auto
+            \(p):13:5: example 'deploy prod' gets block by rule '<default>', not auto
+
+            """)
+    }
+
+    /// Every template's examples hold: a template cannot drift from what it promises.
+    @Test func everyShippedTemplatePassesStrictValidation() throws {
+        let s = Sandbox()
+        let dir = repoRoot.appendingPathComponent("policies").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") && $0 != "commands.yaml" }
+        #expect(files.count == 5)
+        for f in files {
+            let text = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
+            #expect(text.contains("examples:"), "\(f) has no examples")
+            let r = s.run("validate", "--strict", dir + "/" + f)
+            #expect(r.status == 0, "\(f): \(r.stdout)")
+        }
+    }
+
     @Test func validateStrictFailsOnWarnings() {
         let s = Sandbox()
         let p = s.write("warn.yaml", "rules:\n  - name: a\n    conditions: { time_after: 18:00 }\n")
