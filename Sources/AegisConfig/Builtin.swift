@@ -107,6 +107,7 @@ public enum Builtin {
         ("read-only", String(decoding: PackageResources.read_only_yaml, as: UTF8.self)),
         ("ci", String(decoding: PackageResources.ci_yaml, as: UTF8.self)),
         ("devops", String(decoding: PackageResources.devops_yaml, as: UTF8.self)),
+        ("data-pipeline", String(decoding: PackageResources.data_pipeline_yaml, as: UTF8.self)),
     ]
 }
 

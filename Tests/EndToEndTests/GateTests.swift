@@ -75,6 +75,21 @@ import Testing
         #expect(s.sql("select approval, matched_rule, result_status from audit_log") == ["approve|<default>|denied"])
     }
 
+    /// The CI guard: with no terminal, a step that needs approval fails closed
+    /// with 77 and names its rule; build steps run.
+    @Test func theCITemplateGuardsASteps() {
+        let s = Sandbox()
+        let ci = repoRoot.appendingPathComponent("policies/ci.yaml").path
+        let publish = s.run("--policy", ci, "--", "npm", "publish")
+        #expect(publish.status == 77)
+        #expect(publish.stderr.contains("needs approval") && publish.stderr.contains("rule 'publish'"), "\(publish.stderr)")
+        let destroy = s.run("--policy", ci, "--", "terraform", "destroy")
+        #expect(destroy.status == 77)
+        #expect(destroy.stderr.contains("rule 'infra-destroy'"))
+        let check = s.run("--policy", ci, "--", "true")
+        #expect(check.status == 0, "\(check.stderr)")
+    }
+
     @Test func theDecisionIsCommittedBeforeTheCommandStarts() {
         let s = Sandbox()
         let p = s.policy(Self.allowShell)
