@@ -116,24 +116,12 @@ public enum Gate {
             agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
 
         let store = try openStore(loaded, environment: request.sources.environment)
-        // Credentials are taken out of what is written; the command still gets
-        // every byte, and words without any stay byte-exact in the log.
-        let redactor = loaded.redactor
-        let words = request.argv.map { String(decoding: $0, as: UTF8.self) }
-        let cleanWords = redactor.redact(words: words)
-        let fragments = Redactor.fragments(original: words, redacted: cleanWords)
-        var logged = judgement.action
-        logged.target = Redactor.scrub(redactor.redact(word: logged.target), fragments)
-        // The command's own params derive from its words: scrubbing the
-        // secrets found in those is enough. Others go through the word rules.
-        logged.params = JSONObject(logged.params.entries.map { key, value in
-            let clean = CommandMapping.reservedParams.contains(key) ? value : redactor.redact(value, key: key)
-            return (key, Redactor.scrub(clean, fragments))
-        })
+        // Credentials are taken out of what is written; the command still gets every byte.
+        let logged = loaded.redactor.forLog(judgement.action, argv: request.argv)
         var record = AuditStore.DecisionRecord(
             sessionID: request.sessionID, timestamp: ISO8601.format(unixSeconds: nowSeconds, microseconds: micros),
-            action: logged, decision: judgement.decision, resultStatus: "pending", resultError: nil,
-            argvJSON: argvJSON(zip(request.argv, zip(words, cleanWords)).map { $1.0 == $1.1 ? $0 : Array($1.1.utf8) }), cwd: request.cwd, user: ProcessInfo.userName(), pid: getpid(),
+            action: logged.action, decision: judgement.decision, resultStatus: "pending", resultError: nil,
+            argvJSON: argvJSON(logged.argv), cwd: request.cwd, user: ProcessInfo.userName(), pid: getpid(),
             executable: executable?.path, policyFiles: loaded.files.map(\.path), sandbox: judgement.sandbox.description,
             parentID: request.parentRow)
 
