@@ -22,11 +22,9 @@ import Testing
         #expect(s.sql("select exit_status from audit_log") == ["7"])
     }
 
-    @Test func onATerminalTheCommandIsInTheForeground() throws {
-        let s = Sandbox()
-        let p = s.policy(Self.allowAll)
-        // A real pseudo-terminal: python's pty module runs the gate on it.
-        let check = "import os; fg = os.tcgetpgrp(0) == os.getpgrp(); print('foreground' if fg else 'background', os.isatty(0))"
+    /// Runs `python3 -c code` through the gate on a real pseudo-terminal
+    /// (python's pty module) and returns what the terminal showed.
+    func onTerminal(_ s: Sandbox, policy: String, python code: String) -> Run {
         let driver = """
             import os, pty, sys
             out = []
@@ -38,7 +36,14 @@ import Testing
             sys.stdout.write(b''.join(out).decode())
             sys.exit(os.waitstatus_to_exitcode(status))
             """
-        let r = spawn(["python3", "-c", driver, binary, p, check].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        return spawn(["python3", "-c", driver, binary, policy, code].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+    }
+
+    @Test func onATerminalTheCommandIsInTheForeground() throws {
+        let s = Sandbox()
+        let p = s.policy(Self.allowAll)
+        let check = "import os; fg = os.tcgetpgrp(0) == os.getpgrp(); print('foreground' if fg else 'background', os.isatty(0))"
+        let r = onTerminal(s, policy: p, python: check)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("foreground True"), "\(r.stdout)")
     }
@@ -50,20 +55,7 @@ import Testing
         let sandboxed = s.policy(Self.allowAll, name: "sandboxed.yaml")
         let open = s.policy("defaults: { risk_level: low, approval: auto, sandbox: none }\nrules: []\n", name: "open.yaml")
         let inject = "import fcntl, termios\ntry:\n fcntl.ioctl(0, termios.TIOCSTI, b'#')\n print('injected')\nexcept OSError as e:\n print('refused', e.errno)"
-        let driver = """
-            import os, pty, sys
-            out = []
-            def read(fd):
-                data = os.read(fd, 1024)
-                out.append(data)
-                return data
-            pty.spawn([sys.argv[1], '--policy', sys.argv[2], '--', 'python3', '-c', sys.argv[3]], read)
-            sys.stdout.write(b''.join(out).decode())
-            """
-        func run(_ policy: String) -> String {
-            spawn(["python3", "-c", driver, binary, policy, inject].map { Array($0.utf8) }, env: s.environment, cwd: s.dir).stdout
-        }
-        #expect(run(sandboxed).contains("refused \(EPERM)"))
-        #expect(!run(open).contains("refused \(EPERM)"))
+        #expect(onTerminal(s, policy: sandboxed, python: inject).stdout.contains("refused \(EPERM)"))
+        #expect(!onTerminal(s, policy: open, python: inject).stdout.contains("refused \(EPERM)"))
     }
 }
