@@ -277,13 +277,6 @@ struct Reader {
                 unknownKey(e.key, e.keyNode, in: "the policy", known: Reader.topKeys)
             }
         }
-        for f in Shadowing.findings(policy.rules) {
-            let rule = policy.rules[f.shadowed], by = policy.rules[f.by]
-            if let at = rule.location {
-                warn(Mark(line: at.line, column: at.column),
-                     "rule '\(rule.name)' can never decide: rule '\(by.name)' (line \(by.location?.line ?? 0)) matches everything it matches and comes first; move it above")
-            }
-        }
         if !top.contains(where: { $0.key == "rules" }) && !top.contains(where: { $0.key == "commands" }) {
             error(mark(root), "the policy has no `rules:` (and no `commands:`)")
         }
@@ -660,4 +653,17 @@ func editDistance(_ a: String, _ b: String) -> Int {
         prev = cur
     }
     return prev[b.count]
+}
+
+extension PolicyFile {
+    /// Rules an earlier rule always decides first. Quadratic in the number of
+    /// rules, so `validate` asks for it; the gate does not.
+    public var shadowingWarnings: [Diagnostic] {
+        Shadowing.findings(policy.rules).compactMap { f in
+            let rule = policy.rules[f.shadowed], by = policy.rules[f.by]
+            guard let at = rule.location else { return nil }
+            return Diagnostic(file: at.file, line: at.line, column: at.column, severity: .warning,
+                              message: "rule '\(rule.name)' can never decide: rule '\(by.name)' (line \(by.location?.line ?? 0)) matches everything it matches and comes first; move it above")
+        }
+    }
 }

@@ -166,7 +166,7 @@ struct Validate: ParsableCommand {
                 continue
             }
             var findings = file.diagnostics
-            if file.isValid { findings += Examples.check(file) }
+            if file.isValid { findings += file.shadowingWarnings + Examples.check(file) }
             findings.sort { ($0.line, $0.column) < ($1.line, $1.column) }
             for d in findings { print(d.description) }
             if findings.contains(where: { $0.severity == .error }) || (strict && !findings.isEmpty) {

@@ -17,7 +17,7 @@ import Testing
             let bytes = Array(try Data(contentsOf: dir.appendingPathComponent(name)))
             let f = PolicyLoader.load(bytes: bytes, file: name, zones: FixtureTests.zones)
             #expect(f.isValid, "\(name): \(f.errors)")
-            #expect(f.diagnostics.isEmpty, "\(name) has warnings: \(f.diagnostics)")
+            #expect(f.diagnostics.isEmpty && f.shadowingWarnings.isEmpty, "\(name) has warnings: \(f.diagnostics + f.shadowingWarnings)")
         }
     }
 
