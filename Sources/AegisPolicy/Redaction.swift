@@ -224,7 +224,8 @@ extension String {
 }
 
 extension String {
-    func replacingAll(_ needle: String, with replacement: String) -> String {
+    /// Every occurrence of `needle` replaced (no Foundation on the gate's path).
+    public func replacingAll(_ needle: String, with replacement: String) -> String {
         guard !needle.isEmpty else { return self }
         var out = ""
         var i = startIndex

@@ -63,11 +63,3 @@ extension ShellQuote {
     /// True when the text has no control characters and can be shown as is.
     public static func isPrintable(_ s: String) -> Bool { s.unicodeScalars.allSatisfy { !isControl($0) } }
 }
-
-extension String {
-    public func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for c in self { if c == target { out += replacement } else { out.append(c) } }
-        return out
-    }
-}

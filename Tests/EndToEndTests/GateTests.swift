@@ -121,6 +121,24 @@ import Testing
         #expect(row == [#"s-42|shell.exec|LOW|auto|shells|coder-1|["sh","-c","true"]|\#(s.dir)|/usr/bin/dash|command line|3|T|+00:00"#])
     }
 
+    @Test func theAgentIdComesFromTheFlagOrTheEnvironment() {
+        let s = Sandbox()
+        let p = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: no-interns
+                match: { agent: "intern-*" }
+                risk_level: high
+                approval: block
+            """)
+        #expect(s.run("--policy", p, "--", "true").status == 0)
+        #expect(s.run("--policy", p, "--", "true", env: ["AEGIS_AGENT": "intern-7"]).status == 77)
+        #expect(s.run("--policy", p, "--agent", "intern-8", "--", "true").status == 77)
+        #expect(s.run("--policy", p, "--agent", "lead", "--", "true", env: ["AEGIS_AGENT": "intern-7"]).status == 0)
+        #expect(s.sql("select coalesce(agent_id, '-'), result_status from audit_log order by id")
+                == ["-|success", "intern-7|blocked", "intern-8|blocked", "lead|success"])
+    }
+
     @Test func unknownCommandIs127AndNonExecutableIs126() {
         let s = Sandbox()
         let p = s.policy("rules:\n  - name: all\n    approval: auto\n    risk_level: low\n")

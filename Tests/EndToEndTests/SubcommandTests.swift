@@ -121,6 +121,10 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "mine")
         #expect(s.run("init", "--template", "nope", s.dir + "/x.yaml").status == 64)
         #expect(s.run("init", "--list").stdout.contains("default"))
+        // "-" writes the template to standard output instead of a file.
+        let printed = s.run("init", "--template", "ci", "-")
+        #expect(printed.status == 0)
+        #expect(printed.stdout == (try String(contentsOf: repoRoot.appendingPathComponent("policies/ci.yaml"), encoding: .utf8)))
     }
 
     @Test func validateReportsEveryProblemWithPositions() {
