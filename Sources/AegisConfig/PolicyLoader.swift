@@ -9,6 +9,8 @@ public struct PolicyFile: Sendable {
     public var examples: [Example] = []
     public var declaresDefaults: Bool
     public var audit: AuditSettings?
+    public var approver: ApproverSettings?
+    public var prompt: PromptSettings?
     public var timeZone: TimeZoneTable
     public var diagnostics: [Diagnostic]
 
@@ -73,6 +75,8 @@ struct Reader {
     var doc = YAMLDocument(nodes: [], root: nil)
     var diagnostics: [Diagnostic] = []
     var audit: AuditSettings?
+    var approver: ApproverSettings?
+    var prompt: PromptSettings?
     var examples: [Example] = []
     var zone = TimeZoneTable.utc
 
@@ -94,7 +98,7 @@ struct Reader {
             (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
         }.map(\.element)
         return PolicyFile(path: file, policy: policy, examples: examples, declaresDefaults: declaresDefaults, audit: audit,
-                          timeZone: zone, diagnostics: sorted)
+                          approver: approver, prompt: prompt, timeZone: zone, diagnostics: sorted)
     }
 
     func mark(_ n: Int) -> Mark { doc[n].mark }
@@ -233,7 +237,9 @@ struct Reader {
 
     // MARK: the policy
 
-    static let topKeys = ["version", "description", "timezone", "defaults", "audit", "commands", "rules", "examples"]
+    static let topKeys = [
+        "version", "description", "timezone", "defaults", "audit", "approver", "prompt", "commands", "rules", "examples",
+    ]
     static let ruleKeys = ["name", "description", "match", "conditions", "risk_level", "approval", "sandbox"]
     static let matchKeys = ["type", "target", "agent", "program", "args"]
     static let commandKeys = ["program", "subcommand", "args", "type", "target", "options", "params"]
@@ -253,6 +259,8 @@ struct Reader {
                 declaresDefaults = true
                 if let d = readDefaults(e.value) { policy.defaults = d }
             case "audit": readAudit(e.value)
+            case "approver": readApprover(e.value)
+            case "prompt": readPrompt(e.value)
             case "examples":
                 if let items = sequence(e.value, "examples") { examples = items.compactMap { readExample($0) } }
             case "commands":
@@ -329,6 +337,90 @@ struct Reader {
             }
         }
         return d
+    }
+
+    /// A number of seconds (or minutes) within `range`.
+    mutating func number(_ n: Int, _ what: String, in range: ClosedRange<Double>) -> Double? {
+        if case .scalar(let s, let plain) = doc[n].kind {
+            let v: Double?
+            switch YAMLScalar.resolve(s, plain: plain) {
+            case .int(let i): v = Double(i)
+            case .double(let d): v = d
+            default: v = nil
+            }
+            if let v, range.contains(v) { return v }
+        }
+        error(mark(n), "\(what) must be a number from \(Int(range.lowerBound)) to \(Int(range.upperBound)), not \(describe(n))")
+        return nil
+    }
+
+    mutating func bool(_ n: Int, _ what: String) -> Bool? {
+        if case .scalar(let s, let plain) = doc[n].kind, case .bool(let b) = YAMLScalar.resolve(s, plain: plain) { return b }
+        error(mark(n), "\(what) must be true or false, not \(describe(n))")
+        return nil
+    }
+
+    mutating func absolutePath(_ n: Int, _ what: String) -> String? {
+        guard let p = string(n, what) else { return nil }
+        guard p.hasPrefix("/") else {
+            error(mark(n), "\(what) must be an absolute path")
+            return nil
+        }
+        return p
+    }
+
+    static let approverKeys = ["url", "timeout", "secret_file", "token_file", "allow_http", "ca_file"]
+
+    mutating func readApprover(_ n: Int) {
+        guard let entries = mapping(n, "approver") else { return }
+        var url: EndpointURL?
+        var urlNode = n
+        var s = ApproverSettings(url: try! EndpointURL("http://127.0.0.1/"))
+        for e in entries {
+            switch e.key {
+            case "url":
+                urlNode = e.value
+                guard let text = string(e.value, "approver.url") else { continue }
+                do { url = try EndpointURL(text) } catch {
+                    if case .invalid(let why) = error { self.error(mark(e.value), "approver.url '\(text)' is not usable: \(why)") }
+                }
+            case "timeout": if let t = number(e.value, "approver.timeout (seconds)", in: 1...3600) { s.timeoutSeconds = t }
+            case "secret_file": s.secretFile = absolutePath(e.value, "approver.secret_file")
+            case "token_file": s.tokenFile = absolutePath(e.value, "approver.token_file")
+            case "allow_http": if let b = bool(e.value, "approver.allow_http") { s.allowHTTP = b }
+            case "ca_file": s.caFile = absolutePath(e.value, "approver.ca_file")
+            default: unknownKey(e.key, e.keyNode, in: "approver", known: Reader.approverKeys)
+            }
+        }
+        guard entries.contains(where: { $0.key == "url" }) else {
+            error(mark(n), "approver needs a `url:`")
+            return
+        }
+        guard let url else { return }
+        if url.scheme == "http" && !url.isLoopback && !s.allowHTTP {
+            error(mark(urlNode), "approver.url uses plain http to \(url.host), which is not loopback; use https, or set `allow_http: true` if the network path is trusted")
+            return
+        }
+        s.url = url
+        s.location = location(n)
+        approver = s
+    }
+
+    mutating func readPrompt(_ n: Int) {
+        guard let entries = mapping(n, "prompt") else { return }
+        var p = PromptSettings()
+        p.location = location(n)
+        for e in entries {
+            switch e.key {
+            case "timeout": if let t = number(e.value, "prompt.timeout (seconds)", in: 1...3600) { p.timeoutSeconds = t }
+            case "remember":
+                if let m = number(e.value, "prompt.remember (minutes)", in: 0...1440) {
+                    if m != m.rounded() { error(mark(e.value), "prompt.remember must be a whole number of minutes") } else { p.rememberMinutes = Int(m) }
+                }
+            default: unknownKey(e.key, e.keyNode, in: "prompt", known: ["timeout", "remember"])
+            }
+        }
+        prompt = p
     }
 
     mutating func readAudit(_ n: Int) {

@@ -170,7 +170,7 @@ extension JSON {
     }
 }
 
-enum UTF8Validation {
+public enum UTF8Validation {
     /// Length of the valid UTF-8 sequence starting at `i`, or 0 if the byte there
     /// does not start one (overlong forms and surrogates are invalid).
     static func validSequenceLength(_ b: [UInt8], at i: Int) -> Int {
@@ -193,7 +193,7 @@ enum UTF8Validation {
         return 0
     }
 
-    static func isValid(_ b: [UInt8]) -> Bool {
+    public static func isValid(_ b: [UInt8]) -> Bool {
         var i = 0
         while i < b.count {
             let n = validSequenceLength(b, at: i)

@@ -52,7 +52,7 @@ public enum ShellQuote {
     }
 
     /// C0/C1 controls, DEL, and the bidirectional overrides that can reorder a line.
-    static func isControl(_ s: Unicode.Scalar) -> Bool {
+    public static func isControl(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
         return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) || (0x202A...0x202E).contains(v)
             || (0x2066...0x2069).contains(v) || v == 0x200E || v == 0x200F
@@ -62,4 +62,23 @@ public enum ShellQuote {
 extension ShellQuote {
     /// True when the text has no control characters and can be shown as is.
     public static func isPrintable(_ s: String) -> Bool { s.unicodeScalars.allSatisfy { !isControl($0) } }
+}
+
+extension ShellQuote {
+    /// Text for a terminal or a one-line message: control characters become
+    /// `\xNN` (or `\u{NNNN}`) so a value cannot move the cursor or reorder the line.
+    public static func visible(_ s: String) -> String {
+        if isPrintable(s) { return s }
+        var out = ""
+        for c in s.unicodeScalars {
+            if !isControl(c) {
+                out.unicodeScalars.append(c)
+            } else if c.value < 0x100 {
+                out += hexByte(UInt8(c.value))
+            } else {
+                out += "\\u{" + String(c.value, radix: 16) + "}"
+            }
+        }
+        return out
+    }
 }

@@ -5,7 +5,7 @@ import AegisPolicy
 /// alone as the gate would judge it, must get the stated approval (and rule).
 public enum Examples {
     public static func check(_ file: PolicyFile, environment: [String: String] = ProcessInfo.environment()) -> [Diagnostic] {
-        let loaded = LoadedPolicy(layered: LayeredPolicy(layers: [.init(name: "policy", policy: file.policy)]), files: [file], audit: nil)
+        let loaded = LoadedPolicy(layered: LayeredPolicy(layers: [.init(name: "policy", policy: file.policy)]), files: [file], audit: nil, approver: nil, prompt: PromptSettings())
         var out: [Diagnostic] = []
         for ex in file.examples {
             let argv = ex.argv.map { Array($0.utf8) }

@@ -44,7 +44,11 @@ public enum GateResult: Sendable {
 
 public enum RefusalReason: Sendable, Equatable {
     case blocked
-    case approvalRequired
+    /// A person or the approver said no, or the answer could not be had
+    /// (timeout, endpoint failure); the text says which.
+    case approvalDenied(String)
+    /// There was no one to ask: no terminal, and no approver that may answer.
+    case approvalUnavailable(String)
 }
 
 public enum GateError: Error, Sendable {
@@ -134,16 +138,11 @@ public enum Gate {
             }
         }
 
-        switch judgement.decision.approval {
-        case .block:
+        if judgement.decision.approval == .block {
             try recordFinal("blocked", "blocked by rule \(judgement.decision.rule)", exit: 77)
             return .refused(judgement, reason: .blocked)
-        case .approve:
-            try recordFinal("denied", "approval required; no approver available", exit: 77)
-            return .refused(judgement, reason: .approvalRequired)
-        case .auto:
-            break
         }
+        // A command that cannot run is recorded as such; no one is asked about it.
         guard let executable else {
             switch resolveError {
             case .notExecutable(let path, let reason)?:
@@ -166,10 +165,30 @@ public enum Gate {
             throw .sandbox(error)
         }
 
-        // The decision row is committed before the command starts.
+        // The decision row is committed before anyone is asked and before the
+        // command starts: a gate killed at the prompt still leaves its row.
         let row: Int64
         do { row = try store.record(record) } catch {
             throw .auditUnavailable(path: store.path, reason: error.message)
+        }
+        var humanDecision: String?
+        if judgement.decision.approval == .approve {
+            let asked = Approvals.obtain(Approvals.Request(
+                loaded: loaded, judgement: judgement, argv: request.argv, loggedArgv: logged.argv, loggedAction: logged.action,
+                cwd: request.cwd, sessionID: request.sessionID, executable: executable.path, store: store, row: row))
+            switch asked {
+            case .approved(let who):
+                humanDecision = who
+                do { try store.setHumanDecision(row: row, who) } catch {
+                    throw .auditUnavailable(path: store.path, reason: error.message)
+                }
+            case .denied(let human, let reason, let unavailable):
+                let o = outcome(ProcessInfo.monotonicNanoseconds(), status: "denied", error: reason, exit: 77, signal: nil, human: human)
+                do { try store.complete(row: row, o) } catch {
+                    throw .auditUnavailable(path: store.path, reason: error.message)
+                }
+                return .refused(judgement, reason: unavailable ? .approvalUnavailable(reason) : .approvalDenied(reason))
+            }
         }
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
@@ -182,15 +201,15 @@ public enum Gate {
             case .sandbox(let e): (status, reason, exit) = ("error", "sandbox: \(String(cString: strerror(e)))", 78)
             case .system(let s): (status, reason, exit) = ("error", s.description, 125)
             }
-            _ = try? store.complete(row: row, outcome(started, status: status, error: reason, exit: exit, signal: nil))
+            _ = try? store.complete(row: row, outcome(started, status: status, error: reason, exit: exit, signal: nil, human: humanDecision))
             throw .spawn(error, judgement)
         }
         let o: AuditStore.Outcome
         switch termination {
         case .exited(let code):
-            o = outcome(started, status: code == 0 ? "success" : "failure", error: nil, exit: code, signal: nil)
+            o = outcome(started, status: code == 0 ? "success" : "failure", error: nil, exit: code, signal: nil, human: humanDecision)
         case .signaled(let sig):
-            o = outcome(started, status: "failure", error: "killed by signal \(sig)", exit: 128 + sig, signal: sig)
+            o = outcome(started, status: "failure", error: "killed by signal \(sig)", exit: 128 + sig, signal: sig, human: humanDecision)
         }
         do {
             try store.complete(row: row, o)
@@ -201,11 +220,14 @@ public enum Gate {
     }
 
     /// What happened, with the command's own duration (from spawn to exit).
-    static func outcome(_ started: UInt64, status: String, error: String?, exit: Int32?, signal: Int32?) -> AuditStore.Outcome {
+    static func outcome(
+        _ started: UInt64, status: String, error: String?, exit: Int32?, signal: Int32?, human: String? = nil
+    ) -> AuditStore.Outcome {
         let (s, us) = ProcessInfo.now()
         let ms = Double(ProcessInfo.monotonicNanoseconds() - started) / 1_000_000
         return AuditStore.Outcome(status: status, error: error, exitStatus: exit, signal: signal,
-                                  durationMilliseconds: ms, finishedAt: ISO8601.format(unixSeconds: s, microseconds: us))
+                                  durationMilliseconds: ms, finishedAt: ISO8601.format(unixSeconds: s, microseconds: us),
+                                  humanDecision: human)
     }
 
     static func openStore(_ loaded: LoadedPolicy, environment: [String: String]) throws(GateError) -> AuditStore {

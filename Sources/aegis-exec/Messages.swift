@@ -8,8 +8,10 @@ import AegisRuntime
 /// The only place errors become words and exit statuses. Each message is one
 /// line that says what happened and what to change.
 enum Messages {
+    /// One line, whatever the values in it hold: control characters from a
+    /// path, a rule or an approver's answer are shown escaped.
     static func printError(_ line: String) {
-        writeStderr("aegis-exec: " + line + "\n")
+        writeStderr("aegis-exec: " + ShellQuote.visible(line) + "\n")
     }
 
     static func printDiagnostics(_ diags: [Diagnostic]) {
@@ -33,7 +35,7 @@ enum Messages {
             ? "the \(j.decision.layer) policy's defaults (no rule matched)"
             : "rule '\(j.decision.rule)' (\(j.decision.layer) policy\(where_))"
         let action = j.action.target.isEmpty ? j.action.type : "\(j.action.type) \(j.action.target)"
-        return "\(action): \(rule), risk \(j.decision.riskLevel)"
+        return ShellQuote.visible("\(action): \(rule), risk \(j.decision.riskLevel)")
     }
 
     static func refusal(_ j: Judgement, _ reason: RefusalReason, argv: [[UInt8]]) -> String {
@@ -41,8 +43,10 @@ enum Messages {
         switch reason {
         case .blocked:
             return "refused: \(cmd) is blocked by \(describe(j)); this command is not allowed here (see: aegis-exec explain -- \(cmd))"
-        case .approvalRequired:
-            return "refused: \(cmd) needs approval under \(describe(j)), and no approver is available; ask a person to run it or change the policy"
+        case .approvalDenied(let why):
+            return "refused: \(cmd) was not approved (\(why)); it needs approval under \(describe(j))"
+        case .approvalUnavailable(let why):
+            return "refused: \(cmd) needs approval under \(describe(j)), but \(why); run it from a terminal, or set `approver:` in the user or system policy"
         }
     }
 

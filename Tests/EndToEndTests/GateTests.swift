@@ -70,7 +70,7 @@ import Testing
         let r = s.run("--policy", p, "--", "env")
         #expect(r.status == 77)
         #expect(r.stderr.contains("needs approval"))
-        #expect(r.stderr.contains("no approver"))
+        #expect(r.stderr.contains("there is no terminal to ask on"))
         #expect(r.stdout.isEmpty)
         #expect(s.sql("select approval, matched_rule, result_status from audit_log") == ["approve|<default>|denied"])
     }

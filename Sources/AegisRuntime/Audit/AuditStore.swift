@@ -13,7 +13,7 @@ import AegisPolicy
 /// MUST: the store is created private to the user (directory 0700, file 0600).
 /// Columns follow the Python original's audit_log table, then what a shell gate adds.
 public final class AuditStore {
-    public static let schemaVersion: Int64 = 4
+    public static let schemaVersion: Int64 = 5
 
     let connection: SQLiteConnection
     public let path: String
@@ -92,6 +92,9 @@ public final class AuditStore {
             if version < 4 {
                 try connection.execute("ALTER TABLE audit_log ADD COLUMN parent_id INTEGER")
             }
+            if version < 5 {
+                try connection.execute(AuditStore.grantsV5)
+            }
             try connection.execute("PRAGMA user_version=\(AuditStore.schemaVersion)")
             try connection.execute("COMMIT")
         } catch {
@@ -131,6 +134,62 @@ public final class AuditStore {
         CREATE INDEX IF NOT EXISTS audit_log_timestamp ON audit_log(timestamp);
         CREATE INDEX IF NOT EXISTS audit_log_rule ON audit_log(matched_rule);
         """
+
+    /// Approvals a person gave for a while: one exact command (by the hash of
+    /// its key) in one session, until `expires_at` (Unix seconds). The audit
+    /// row that recorded the answer is `audit_id`.
+    static let grantsV5 = """
+        CREATE TABLE IF NOT EXISTS grants (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            matched_rule TEXT,
+            granted_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            granted_by TEXT NOT NULL,
+            audit_id INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS grants_key ON grants(key);
+        """
+
+    public struct Grant: Sendable, Equatable {
+        public var id: Int64
+        public var grantedAt: Int64
+        public var expiresAt: Int64
+        public var grantedBy: String
+        public var auditRow: Int64?
+    }
+
+    /// A grant for `key` still valid at `now`, lasting no longer than
+    /// `maxSeconds` (what the policy allows today, whatever was stored).
+    public func activeGrant(key: String, now: Int64, maxSeconds: Int64) throws(SQLiteError) -> Grant? {
+        let q = try connection.prepare("""
+            SELECT id, granted_at, expires_at, granted_by, audit_id FROM grants
+            WHERE key=? AND expires_at>? AND granted_at<=? AND expires_at-granted_at<=?
+            ORDER BY expires_at DESC LIMIT 1
+            """)
+        try q.bind([.text(key), .int(now), .int(now), .int(maxSeconds)])
+        defer { q.reset() }
+        guard try q.step() else { return nil }
+        return Grant(id: q.int(0), grantedAt: q.int(1), expiresAt: q.int(2), grantedBy: q.text(3) ?? "",
+                     auditRow: q.isNull(4) ? nil : q.int(4))
+    }
+
+    /// Stores a grant, and drops the expired ones.
+    public func addGrant(key: String, sessionID: String, rule: String, grantedAt: Int64, expiresAt: Int64,
+                         grantedBy: String, auditRow: Int64) throws(SQLiteError) {
+        try connection.prepare("DELETE FROM grants WHERE expires_at<=?").run([.int(grantedAt)])
+        try connection.prepare("""
+            INSERT INTO grants (key, session_id, matched_rule, granted_at, expires_at, granted_by, audit_id)
+            VALUES (?,?,?,?,?,?,?)
+            """).run([.text(key), .text(sessionID), .text(rule), .int(grantedAt), .int(expiresAt), .text(grantedBy), .int(auditRow)])
+    }
+
+    /// Records who decided before the command runs, so a gate killed while
+    /// the command runs still leaves the approval in the log.
+    public func setHumanDecision(row: Int64, _ text: String) throws(SQLiteError) {
+        try connection.prepare("UPDATE audit_log SET human_decision=? WHERE id=?").run([.text(text), .int(row)])
+    }
 
     /// What the gate decided, before anything runs.
     public struct DecisionRecord: Sendable {
@@ -238,8 +297,12 @@ public final class AuditStore {
         public var signal: Int32?
         public var durationMilliseconds: Double
         public var finishedAt: String
+        /// Who approved or denied (a person at the terminal, an endpoint, a grant).
+        public var humanDecision: String?
 
-        public init(status: String, error: String?, exitStatus: Int32?, signal: Int32?, durationMilliseconds: Double, finishedAt: String) {
+        public init(status: String, error: String?, exitStatus: Int32?, signal: Int32?, durationMilliseconds: Double,
+                    finishedAt: String, humanDecision: String? = nil) {
+            self.humanDecision = humanDecision
             self.status = status
             self.error = error
             self.exitStatus = exitStatus
@@ -252,17 +315,17 @@ public final class AuditStore {
     /// Completes a decision row with what happened.
     public func complete(row: Int64, _ o: Outcome) throws(SQLiteError) {
         let outcomeHash = rowHashes[row].map { AuditChain.outcomeHash(rowHash: $0, AuditChain.OutcomeFields(
-            status: o.status, error: o.error, humanDecision: nil, exitStatus: o.exitStatus.map(Int64.init),
+            status: o.status, error: o.error, humanDecision: o.humanDecision, exitStatus: o.exitStatus.map(Int64.init),
             signal: o.signal.map(Int64.init), durationMilliseconds: o.durationMilliseconds, finishedAt: o.finishedAt)) }
         let s = try connection.prepare("""
             UPDATE audit_log SET result_status=?, result_error=?, exit_status=?, signal=?, duration_ms=?, finished_at=?,
-                outcome_hash=?
+                outcome_hash=?, human_decision=?
             WHERE id=?
             """)
         try s.run([
             .text(o.status), o.error.map { .text($0) } ?? .null, o.exitStatus.map { .int(Int64($0)) } ?? .null,
             o.signal.map { .int(Int64($0)) } ?? .null, .double(o.durationMilliseconds), .text(o.finishedAt),
-            outcomeHash.map { .text($0) } ?? .null, .int(row),
+            outcomeHash.map { .text($0) } ?? .null, o.humanDecision.map { .text($0) } ?? .null, .int(row),
         ])
     }
 

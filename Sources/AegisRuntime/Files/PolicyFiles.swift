@@ -50,6 +50,25 @@ public struct LoadedPolicy: Sendable {
     /// the first file (in layer order) that sets them.
     public var audit: AuditSettings?
 
+    /// The approver endpoint and the layer whose file names it: the most
+    /// trusted layer that sets one. It may answer only for approvals that
+    /// layer or a less trusted one asks for (see `approverMayAnswer`).
+    public var approver: (settings: ApproverSettings, layer: String)?
+    /// The prompt's timeout from the most trusted file that sets one; the
+    /// shortest `remember` any file sets, since a longer one only loosens.
+    public var prompt: PromptSettings
+
+    /// Layer names, most trusted first.
+    public static let layerOrder = ["system", "user", "environment", "command line"]
+
+    /// Whether the approver may decide for these layers' `approve`: a layer
+    /// the caller can choose (its environment, its flags) must not pick who
+    /// approves for a layer above it.
+    public func approverMayAnswer(for askingLayers: [String]) -> Bool {
+        guard let approver, let a = Self.layerOrder.firstIndex(of: approver.layer) else { return false }
+        return askingLayers.allSatisfy { (Self.layerOrder.firstIndex(of: $0) ?? 0) >= a }
+    }
+
     /// Redaction patterns of every file: more redaction is always allowed.
     public var redactor: Redactor { Redactor(patterns: files.flatMap { $0.audit?.redact ?? [] }) }
 }
@@ -71,9 +90,19 @@ public enum PolicyFiles {
         var layers: [LayeredPolicy.Layer] = []
         var files: [PolicyFile] = []
         var errors: [Diagnostic] = []
+        var approver: (settings: ApproverSettings, layer: String)?
+        var prompt: PromptSettings?
+        var remember: Int?
 
         func addLayer(_ name: String, _ layerFiles: [PolicyFile]) {
             guard !layerFiles.isEmpty else { return }
+            for f in layerFiles {
+                if approver == nil, let a = f.approver { approver = (a, name) }
+                if let p = f.prompt {
+                    if prompt == nil { prompt = p }
+                    remember = min(remember ?? p.rememberMinutes, p.rememberMinutes)
+                }
+            }
             files += layerFiles
             errors += layerFiles.flatMap(\.errors)
             layers.append(.init(name: name, policy: Policy.merged(layerFiles.map(\.policy))))
@@ -89,7 +118,10 @@ public enum PolicyFiles {
         }
         guard errors.isEmpty else { throw .invalid(errors) }
         let auditFile = files.first(where: { $0.audit != nil })
-        return LoadedPolicy(layered: LayeredPolicy(layers: layers), files: files, audit: auditFile?.audit)
+        var promptSettings = prompt ?? PromptSettings()
+        if let remember { promptSettings.rememberMinutes = remember }
+        return LoadedPolicy(layered: LayeredPolicy(layers: layers), files: files, audit: auditFile?.audit,
+                            approver: approver, prompt: promptSettings)
     }
 
     /// Reads one policy file (a caller's): any regular file the user can read.

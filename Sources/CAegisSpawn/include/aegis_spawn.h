@@ -33,3 +33,15 @@ int aegis_wait(pid_t pid);
 
 /// O_PATH, which Swift's Glibc module does not export (it needs _GNU_SOURCE).
 extern const int aegis_o_path;
+
+#include <signal.h>
+#include <stddef.h>
+
+/// A non-blocking, close-on-exec signalfd for `mask` (Swift's Glibc module
+/// does not export signalfd): the prompt waits on the terminal and on
+/// signals in one poll, so Ctrl-C denies instead of killing the gate unlogged.
+int aegis_signalfd(const sigset_t *mask);
+
+/// Fills `buf` with `n` bytes from the kernel's random generator (getrandom).
+/// Returns 0, or -1 with errno.
+int aegis_random(void *buf, size_t n);
