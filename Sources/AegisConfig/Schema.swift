@@ -34,6 +34,29 @@ public enum PolicySchema {
             "redact": { "description": "Regexes: a word matching one is written to the audit log as [REDACTED].", "type": "array", "items": { "type": "string" } }
           }
         },
+        "approver": {
+          "description": "The HTTP endpoint asked when a rule says approve. Used from the most trusted layer that names one, and only for approvals that layer or a less trusted one asks for.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": ["url"],
+          "properties": {
+            "url": { "description": "https URL (http only to loopback unless allow_http).", "type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://" },
+            "timeout": { "description": "Seconds the endpoint has to decide, pending polls included (default 120).", "type": "number", "minimum": 1, "maximum": 3600 },
+            "secret_file": { "description": "File holding the HMAC-SHA256 key: requests are signed, answers must be (mode 0600).", "type": "string", "pattern": "^/" },
+            "token_file": { "description": "File holding a bearer token for the Authorization header (mode 0600).", "type": "string", "pattern": "^/" },
+            "allow_http": { "description": "Allow plain http to a host that is not loopback.", "type": "boolean" },
+            "ca_file": { "description": "PEM bundle of the CA that signed the endpoint's certificate.", "type": "string", "pattern": "^/" }
+          }
+        },
+        "prompt": {
+          "description": "The terminal prompt.",
+          "type": "object",
+          "additionalProperties": false,
+          "properties": {
+            "timeout": { "description": "Seconds a person has to answer; no answer denies (default 60).", "type": "number", "minimum": 1, "maximum": 3600 },
+            "remember": { "description": "Minutes an 'a' answer covers the same command in the same terminal session (default 15; 0 offers approve-once only). The shortest value of any layer applies.", "type": "integer", "minimum": 0, "maximum": 1440 }
+          }
+        },
         "commands": {
           "description": "How commands become actions; tried in order before the built-in mapping.",
           "type": "array",
