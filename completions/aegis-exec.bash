@@ -264,7 +264,7 @@ _aegis-exec_explain() {
     repeating_flags=()
     non_repeating_flags=(--json --version -h --help)
     repeating_options=(--policy --param)
-    non_repeating_options=(--agent --params --at)
+    non_repeating_options=(--agent --params --at -c)
     __aegis-exec_offer_flags_options -1
 
     # Offer option value completions
@@ -283,6 +283,9 @@ _aegis-exec_explain() {
         return
         ;;
     '--at')
+        return
+        ;;
+    '-c')
         return
         ;;
     esac

@@ -31,7 +31,7 @@ function __aegis-exec_parse_tokens -S
         case 'simulate'
             __aegis-exec_parse_subcommand -r 1 'policy=+' 'agent=' 'param=+' 'params=' 'at=' 'json' 'version' 'h/help'
         case 'explain'
-            __aegis-exec_parse_subcommand -r 1 'policy=+' 'agent=' 'param=+' 'params=' 'at=' 'json' 'version' 'h/help'
+            __aegis-exec_parse_subcommand -r 1 'policy=+' 'agent=' 'param=+' 'params=' 'at=' 'json' 'c=' 'version' 'h/help'
         case 'audit'
             __aegis-exec_parse_subcommand 0 'version' 'h/help'
             switch $unparsed_tokens[1]
@@ -132,6 +132,7 @@ complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec explain" params' -l 'params' -d 'Params as a JSON object; types kept exactly.' -rfka ''
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec explain" at' -l 'at' -d 'Judge as if it were this time (ISO 8601, e.g. 2026-11-25T09:30:00Z; UTC when no offset).' -rfka ''
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec explain" json' -l 'json' -d 'Print one JSON object.'
+complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec explain" c' -s 'c' -d 'A shell string to explain, judged as `aegis-exec -c` judges it: every command in it.' -rfka ''
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec explain" version' -l 'version' -d 'Show the version.'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec explain" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec audit" version' -l 'version' -d 'Show the version.'

@@ -23,6 +23,9 @@ def once(argv):
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         sys.exit(f"{' '.join(argv)} was killed by signal {os.WTERMSIG(status)}")
+    # A command that fails (a refusal, a configuration error) would time the wrong path.
+    if os.WEXITSTATUS(status) != 0:
+        sys.exit(f"{' '.join(argv)} exited {os.WEXITSTATUS(status)}; not timing a failing command")
     return (time.perf_counter_ns() - t) / 1e6
 
 

@@ -125,13 +125,22 @@ public enum CommandMapping {
         let words = command.words
         let program = command.programName
         let argsText = words.dropFirst().joined(separator: " ")
-        for entry in entries where programMatches(entry.program, program: program, path: command.resolvedPath) {
-            let parsed = parseArguments(words.dropFirst(), valueOptions: entry.valueOptions)
-            if let sub = entry.subcommand, !sub.matches(parsed.positional.first ?? "") { continue }
-            if let args = entry.args, !args.matches(argsText) { continue }
-            let params = baseParams(command, words: words, parsed: parsed, extra: entry.params, caller: callerParams)
-            let action = Action(type: entry.type, target: entry.target.render(params), params: params, agent: agent)
-            return (action, entry)
+        // The file that runs decides first: a link named `ls` that points at rm
+        // is mapped as rm. The name it was called by comes second (multi-call
+        // binaries such as busybox are known only by that name).
+        var passes: [(Entry) -> Bool] = [{ programMatches($0.program, program: program, path: command.resolvedPath) }]
+        if let path = command.resolvedPath, basename(path) != program {
+            passes.insert({ $0.program.pattern.contains("/") ? $0.program.matches(path) : $0.program.matches(basename(path)) }, at: 0)
+        }
+        for matches in passes {
+            for entry in entries where matches(entry) {
+                let parsed = parseArguments(words.dropFirst(), valueOptions: entry.valueOptions)
+                if let sub = entry.subcommand, !sub.matches(parsed.positional.first ?? "") { continue }
+                if let args = entry.args, !args.matches(argsText) { continue }
+                let params = baseParams(command, words: words, parsed: parsed, extra: entry.params, caller: callerParams)
+                let action = Action(type: entry.type, target: entry.target.render(params), params: params, agent: agent)
+                return (action, entry)
+            }
         }
         let parsed = parseArguments(words.dropFirst(), valueOptions: [])
         let params = baseParams(command, words: words, parsed: parsed, extra: JSONObject(), caller: callerParams)

@@ -20,11 +20,14 @@ public struct GateRequest: Sendable {
     public var sessionID: String
     /// The audit row of the gated command this invocation runs inside.
     public var parentRow: Int64?
+    /// Shell mode: the string to judge and run with a shell; `argv` is then unused.
+    public var shell: ShellRequest?
 
     public init(
         argv: [[UInt8]], sources: PolicySources, agent: String?, callerParams: JSONObject, cwd: String, sessionID: String,
-        parentRow: Int64? = nil
+        parentRow: Int64? = nil, shell: ShellRequest? = nil
     ) {
+        self.shell = shell
         self.argv = argv
         self.sources = sources
         self.agent = agent
@@ -69,6 +72,8 @@ public struct Judgement: Sendable {
     public var decision: Decision
     public var perLayer: [(layer: String, action: Action, decision: Decision)]
     public var sandbox: EffectiveSandbox
+    /// Shell mode: the command in the string whose decision stood.
+    public var decidingArgv: [[UInt8]]? = nil
 }
 
 public enum Gate {
@@ -109,19 +114,32 @@ public enum Gate {
         // Resolve once; a failure is judged and recorded like any other command.
         var resolveError: ResolveError?
         var executable: ResolvedExecutable?
-        do {
-            executable = try ExecutableResolver.resolve(request.argv[0], searchPath: request.sources.environment["PATH"])
-        } catch {
-            resolveError = error
-        }
         let (nowSeconds, micros) = ProcessInfo.now()
-        let judgement = try judge(
-            argv: request.argv, cwd: request.cwd, resolvedPath: executable?.path, policy: loaded,
-            agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
+        let judgement: Judgement
+        // What runs, and what the log shows: the command, or the shell with the string.
+        let runArgv: [[UInt8]]
+        if let shell = request.shell {
+            let shellPath = ShellGate.defaultShell
+            runArgv = ShellGate.shellArgv(shellPath, shell)
+            do { executable = try ExecutableResolver.resolve(Array(shellPath.utf8), searchPath: nil) } catch { resolveError = error }
+            (judgement, _) = try ShellGate.judge(
+                string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
+                agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
+        } else {
+            runArgv = request.argv
+            do {
+                executable = try ExecutableResolver.resolve(request.argv[0], searchPath: request.sources.environment["PATH"])
+            } catch {
+                resolveError = error
+            }
+            judgement = try judge(
+                argv: request.argv, cwd: request.cwd, resolvedPath: executable?.path, policy: loaded,
+                agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
+        }
 
         let store = try openStore(loaded, environment: request.sources.environment)
         // Credentials are taken out of what is written; the command still gets every byte.
-        let logged = loaded.redactor.forLog(judgement.action, argv: request.argv)
+        let logged = loaded.redactor.forLog(judgement.action, argv: runArgv)
         var record = AuditStore.DecisionRecord(
             sessionID: request.sessionID, timestamp: ISO8601.format(unixSeconds: nowSeconds, microseconds: micros),
             action: logged.action, decision: judgement.decision, resultStatus: "pending", resultError: nil,
@@ -149,7 +167,7 @@ public enum Gate {
                 try recordFinal("not_executable", "\(path): \(reason)", exit: 126)
                 throw .notExecutable(path: path, reason: reason, judgement)
             default:
-                let name = String(decoding: request.argv[0], as: UTF8.self)
+                let name = String(decoding: runArgv[0], as: UTF8.self)
                 try recordFinal("not_found", "\(name): command not found", exit: 127)
                 throw .notFound(name, judgement)
             }
@@ -174,7 +192,7 @@ public enum Gate {
         var humanDecision: String?
         if judgement.decision.approval == .approve {
             let asked = Approvals.obtain(Approvals.Request(
-                loaded: loaded, judgement: judgement, argv: request.argv, loggedArgv: logged.argv, loggedAction: logged.action,
+                loaded: loaded, judgement: judgement, argv: runArgv, loggedArgv: logged.argv, loggedAction: logged.action,
                 cwd: request.cwd, sessionID: request.sessionID, executable: executable.path, store: store, row: row))
             switch asked {
             case .approved(let who):
@@ -193,7 +211,7 @@ public enum Gate {
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
         do {
-            termination = try Spawner.run(executable, argv: request.argv, environment: Spawner.currentEnvironment(settingParentRow: row), filters: filters)
+            termination = try Spawner.run(executable, argv: runArgv, environment: Spawner.currentEnvironment(settingParentRow: row), filters: filters)
         } catch {
             let (status, reason, exit): (String, String, Int32)
             switch error {

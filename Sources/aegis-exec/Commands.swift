@@ -253,10 +253,14 @@ struct Explain: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object.")
     var json = false
 
+    @Option(name: .customShort("c"), help: ArgumentHelp("A shell string to explain, judged as `aegis-exec -c` judges it: every command in it.", valueName: "string"))
+    var shellString: String?
+
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to explain.", valueName: "command"))
-    var command: [String]
+    var command: [String] = []
 
     func run() throws {
+        if let shellString { return try explainShell(Array(shellString.utf8)) }
         var words = command
         if words.first == "--" { words.removeFirst() }
         guard !words.isEmpty else { throw ValidationError("no command given; usage: aegis-exec explain -- COMMAND [ARGS...]") }
@@ -301,4 +305,55 @@ struct Explain: ParsableCommand {
         print("sandbox:  \(judgement.sandbox)")
         print("decision: \(d.approval) (risk \(d.riskLevel)) by \(d.rule == Decision.defaultRuleName ? "defaults" : "rule '\(d.rule)'") of the \(d.layer) policy")
     }
+
+    /// Every command of a shell string, in source order, with its decision.
+    func explainShell(_ string: [UInt8]) throws {
+        let env = ProcessInfo.environment()
+        let loaded = try gate.loadPolicy()
+        let params = try gate.callerParams()
+        let now = try clock.instant()
+        let judged: (Judgement, [ShellCommandJudgement])
+        do {
+            judged = try ShellGate.judge(string: string, cwd: ProcessInfo.currentDirectory(), searchPath: env["PATH"], policy: loaded,
+                                         agent: gate.agent ?? env["AEGIS_AGENT"], callerParams: params, at: now)
+        } catch {
+            let (m, s) = Messages.failure(error, argv: [string])
+            Messages.printError(m)
+            throw ExitCode(s)
+        }
+        let (combined, commands) = judged
+        let d = combined.decision
+        if json {
+            print(JSON.object(JSONObject([
+                ("analyzable", .bool(commands.allSatisfy { $0.unknowable == nil })),
+                ("commands", .array(commands.map { c in
+                    .object(JSONObject([
+                        ("argv", .array(c.argv.map { .string(String(decoding: $0, as: UTF8.self)) })),
+                        ("via", .array(c.via.map(JSON.string))),
+                        ("action", c.judgement.action.json),
+                        ("risk_level", .string(c.judgement.decision.riskLevel.name)),
+                        ("approval", .string(c.judgement.decision.approval.name)),
+                        ("rule", .string(c.judgement.decision.rule)),
+                        ("unanalyzable", c.unknowable.map(JSON.string) ?? .null),
+                    ]))
+                })),
+                ("risk_level", .string(d.riskLevel.name)), ("approval", .string(d.approval.name)),
+                ("rule", .string(d.rule)), ("layer", .string(d.layer)),
+                ("sandbox", .string(combined.sandbox.description)),
+            ])).serialized)
+            return
+        }
+        print("string:   \(ShellQuote.word(string))")
+        for c in commands {
+            let via = c.via.isEmpty ? "" : "   [via \(c.via.joined(separator: " > "))]"
+            let what = c.unknowable.map { "unanalyzable: \($0)" } ?? "\(c.judgement.action.type) \(c.judgement.action.target)"
+            print("  \(c.judgement.decision.approval.name.padding(8)) \(ShellQuote.command(c.argv))  ->  \(what) (rule \(c.judgement.decision.rule))\(via)")
+        }
+        print("sandbox:  \(combined.sandbox)")
+        print("decision: \(d.approval) (risk \(d.riskLevel)) by \(d.rule == Decision.defaultRuleName ? "defaults" : "rule '\(d.rule)'") of the \(d.layer) policy")
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }

@@ -1,4 +1,5 @@
 import AegisPolicy
+import AegisRuntime
 
 /// The gate's own options, read straight from the raw argv so the command's
 /// bytes are never decoded and re-encoded: `[OPTIONS] [--] CMD [ARGS...]`.
@@ -9,6 +10,8 @@ struct GateArguments {
     var agent: String?
     var params = JSONObject()
     var command: [[UInt8]] = []
+    /// Shell mode: `-c STRING [ARG0 [ARGS...]]`.
+    var shell: ShellRequest?
 
     struct UsageError: Error {
         var message: String
@@ -30,6 +33,10 @@ struct GateArguments {
                 name = String(word[..<eq])
                 value = String(word[word.index(after: eq)...])
             }
+            if !valueOptions.contains(name) && isShellOption(word) {
+                g.shell = try parseShell(args[i...])
+                return g
+            }
             guard valueOptions.contains(name) else {
                 throw UsageError(message: "unknown option '\(name)'; options come before the command (use -- before a command that starts with '-'); see aegis-exec --help")
             }
@@ -46,6 +53,50 @@ struct GateArguments {
             throw UsageError(message: "no command given; usage: aegis-exec [--policy FILE]... -- COMMAND [ARGS...]")
         }
         return g
+    }
+
+    /// The flags a shell is called with (`-c`, `-lc`, `-l -c`, `--login -c`,
+    /// `-e -c`, `-o pipefail -c`): what SHELL=, make and subprocess use.
+    static func isShellOption(_ word: String) -> Bool {
+        if word == "--login" || word == "-o" || word == "+o" { return true }
+        guard word.count >= 2, word.first == "-" || word.first == "+", word.dropFirst().first != "-" else { return false }
+        return word.dropFirst().allSatisfy { shellLetters.contains($0) }
+    }
+
+    /// Single-letter shell options passed through to the shell; `c` is ours.
+    static let shellLetters: Set<Character> = ["c", "l", "e", "x", "u", "v", "f", "a", "n", "h", "B", "C", "E", "H", "P", "T", "m", "b"]
+
+    static func parseShell(_ args: ArraySlice<[UInt8]>) throws(UsageError) -> ShellRequest {
+        var options: [[UInt8]] = []
+        var hasC = false
+        var i = args.startIndex
+        func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
+        while i < args.endIndex {
+            let w = text(args[i])
+            if w == "--" { i += 1; break }
+            if w == "--login" { options.append(Array("-l".utf8)); i += 1; continue }
+            if w == "-o" || w == "+o" {
+                guard i + 1 < args.endIndex else { throw UsageError(message: "\(w) needs an option name") }
+                options += [args[i], args[i + 1]]
+                i += 2
+                continue
+            }
+            guard isShellOption(w) else {
+                if w.hasPrefix("-") && w.count > 1 && !hasC {
+                    throw UsageError(message: "unknown shell option '\(w)'; as a shell, aegis-exec runs `-c STRING` (with -l, -e, -x, -o NAME ...)")
+                }
+                break
+            }
+            let letters = w.dropFirst().filter { $0 != "c" }
+            if w.dropFirst().contains("c") { hasC = true }
+            if !letters.isEmpty { options.append(Array((String(w.first!) + letters).utf8)) }
+            i += 1
+        }
+        guard hasC else {
+            throw UsageError(message: "as a shell, aegis-exec only runs strings given with -c; an interactive shell is not gated")
+        }
+        guard i < args.endIndex else { throw UsageError(message: "-c needs a command string") }
+        return ShellRequest(string: args[i], options: options, positional: Array(args[(i + 1)...]))
     }
 
     mutating func apply(_ name: String, _ value: String) throws(UsageError) {

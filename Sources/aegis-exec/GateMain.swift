@@ -20,14 +20,14 @@ enum GateMain {
             argv: args.command, sources: PolicySources(explicit: args.policies, environment: env),
             agent: args.agent ?? env["AEGIS_AGENT"].flatMap { $0.isEmpty ? nil : $0 }, callerParams: args.params,
             cwd: ProcessInfo.currentDirectory(), sessionID: Gate.sessionID(environment: env),
-            parentRow: env[Spawner.parentRowVariable].flatMap { Int64($0) })
+            parentRow: env[Spawner.parentRowVariable].flatMap { Int64($0) }, shell: args.shell)
         do {
             switch try Gate.run(request) {
             case .ran(let termination, let warning):
                 if let warning { Messages.printError("warning: " + warning) }
                 return termination.shellStatus
             case .refused(let judgement, let reason):
-                Messages.printError(Messages.refusal(judgement, reason, argv: args.command))
+                Messages.printError(Messages.refusal(judgement, reason, argv: judgement.decidingArgv ?? args.command, inShell: args.shell != nil))
                 return ExitStatus.refused
             }
         } catch {

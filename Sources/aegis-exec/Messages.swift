@@ -38,11 +38,12 @@ enum Messages {
         return ShellQuote.visible("\(action): \(rule), risk \(j.decision.riskLevel)")
     }
 
-    static func refusal(_ j: Judgement, _ reason: RefusalReason, argv: [[UInt8]]) -> String {
-        let cmd = ShellQuote.command(argv)
+    static func refusal(_ j: Judgement, _ reason: RefusalReason, argv: [[UInt8]], inShell: Bool = false) -> String {
+        let cmd = ShellQuote.command(argv) + (inShell ? " (in the -c string)" : "")
+        let explain = inShell ? "aegis-exec explain -c STRING" : "aegis-exec explain -- \(ShellQuote.command(argv))"
         switch reason {
         case .blocked:
-            return "refused: \(cmd) is blocked by \(describe(j)); this command is not allowed here (see: aegis-exec explain -- \(cmd))"
+            return "refused: \(cmd) is blocked by \(describe(j)); this command is not allowed here (see: \(explain))"
         case .approvalDenied(let why):
             return "refused: \(cmd) was not approved (\(why)); it needs approval under \(describe(j))"
         case .approvalUnavailable(let why):

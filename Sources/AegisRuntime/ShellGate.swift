@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisConfig
+import AegisPolicy
+
+/// `aegis-exec -c STRING [ARG0 [ARGS...]]`: the string is parsed, every
+/// command it could run is judged, and the strictest decision decides
+/// whether a real shell runs it.
+///
+/// MUST: a command whose program cannot be known before it runs (a name
+///       from an expansion, eval of one, source, a shell reading stdin) or a
+///       string that cannot be parsed is never `auto`: the policy decides it
+///       as `shell.unanalyzable`, at least `approve`.
+/// MUST: the string the shell runs is the string that was judged, byte for byte.
+public struct ShellRequest: Sendable {
+    public var string: [UInt8]
+    /// Shell options passed through (`-e`, `-l`, `-o pipefail`).
+    public var options: [[UInt8]]
+    /// `$0` and the positional parameters.
+    public var positional: [[UInt8]]
+
+    public init(string: [UInt8], options: [[UInt8]], positional: [[UInt8]]) {
+        self.string = string
+        self.options = options
+        self.positional = positional
+    }
+}
+
+/// One command found in a shell string, judged.
+public struct ShellCommandJudgement: Sendable {
+    public var argv: [[UInt8]]
+    public var via: [String]
+    public var unknowable: String?
+    public var judgement: Judgement
+}
+
+public enum ShellGate {
+    /// The shell that runs strings.
+    public static let defaultShell = "/bin/sh"
+    public static let unanalyzableType = "shell.unanalyzable"
+
+    /// Judges every command of `string`; the combined judgement's action is
+    /// the deciding command's, with all of them listed in its params.
+    public static func judge(
+        string: [UInt8], cwd: String, searchPath: String?, policy: LoadedPolicy, agent: String?,
+        callerParams: JSONObject, at now: Instant
+    ) throws(GateError) -> (Judgement, [ShellCommandJudgement]) {
+        var found: [(argv: [[UInt8]], via: [String], unknowable: String?)]
+        do {
+            let analysis = try ShellAnalysis.analyze(string)
+            found = analysis.items.map { ($0.argv, $0.via, $0.unknowable) }
+        } catch {
+            found = [([string], [], "the string cannot be parsed (\(error.message) at byte \(error.offset))")]
+        }
+        if found.isEmpty {
+            // Nothing runs (an empty string, only comments or assignments).
+            found = [([], [], nil)]
+        }
+        var judged: [ShellCommandJudgement] = []
+        for item in found {
+            let j: Judgement
+            if let why = item.unknowable {
+                j = try unanalyzable(why, argv: item.argv, cwd: cwd, policy: policy, agent: agent, at: now)
+            } else if item.argv.isEmpty {
+                j = try unanalyzable("", argv: [], cwd: cwd, policy: policy, agent: agent, at: now, nothingRuns: true)
+            } else {
+                let path = try? ExecutableResolver.resolve(item.argv[0], searchPath: searchPath).path
+                j = try Gate.judge(argv: item.argv, cwd: cwd, resolvedPath: path, policy: policy, agent: agent,
+                                   callerParams: callerParams, at: now)
+            }
+            judged.append(ShellCommandJudgement(argv: item.argv, via: item.via, unknowable: item.unknowable, judgement: j))
+        }
+        // The strictest decides; on a tie the first in source order.
+        var best = 0
+        for k in judged.indices.dropFirst() {
+            let a = judged[best].judgement.decision, b = judged[k].judgement.decision
+            if b.approval > a.approval || (b.approval == a.approval && b.riskLevel > a.riskLevel) { best = k }
+        }
+        let sandbox: EffectiveSandbox
+        do {
+            sandbox = try EffectiveSandbox.combine(judged.flatMap { $0.judgement.perLayer.map(\.decision.sandbox) })
+        } catch {
+            throw .sandbox(.unknownGroup(error.name))
+        }
+        var combined = judged[best].judgement
+        combined.perLayer = judged.flatMap(\.judgement.perLayer)
+        combined.sandbox = sandbox
+        combined.decidingArgv = judged[best].argv
+        combined.action.params["shell"] = .object(JSONObject([
+            ("string", .string(String(decoding: string, as: UTF8.self))),
+            ("commands", .array(judged.map { c in
+                .object(JSONObject([
+                    ("argv", .array(c.argv.map { .string(String(decoding: $0, as: UTF8.self)) })),
+                    ("type", .string(c.judgement.action.type)), ("target", .string(c.judgement.action.target)),
+                    ("approval", .string(c.judgement.decision.approval.name)), ("rule", .string(c.judgement.decision.rule)),
+                ]))
+            })),
+        ]))
+        return (combined, judged)
+    }
+
+    /// What cannot be known before it runs is judged as its own action type,
+    /// so a policy can block it; it is never allowed without asking.
+    static func unanalyzable(
+        _ why: String, argv: [[UInt8]], cwd: String, policy: LoadedPolicy, agent: String?, at now: Instant,
+        nothingRuns: Bool = false
+    ) throws(GateError) -> Judgement {
+        let action = Action(
+            type: nothingRuns ? "shell.none" : unanalyzableType, target: why,
+            params: JSONObject([("argv", .array(argv.map { .string(String(decoding: $0, as: UTF8.self)) })), ("cwd", .string(cwd))]),
+            agent: agent)
+        var perLayer: [(layer: String, action: Action, decision: Decision)] = []
+        for layer in policy.layered.layers {
+            var d: Decision
+            do {
+                d = try Evaluator.evaluate(action, policy: layer.policy, at: now, layer: layer.name)
+            } catch {
+                throw .policy(.evaluation(error))
+            }
+            if nothingRuns {
+                (d.riskLevel, d.approval, d.rule, d.ruleLocation) = (.low, .auto, Decision.defaultRuleName, nil)
+            } else if d.approval < .approve {
+                d.approval = .approve
+            }
+            perLayer.append((layer.name, action, d))
+        }
+        let combined = perLayer.dropFirst().reduce(perLayer[0].decision) { $0.stricter($1.decision) }
+        let sandbox: EffectiveSandbox
+        do { sandbox = try EffectiveSandbox.combine(perLayer.map(\.decision.sandbox)) } catch {
+            throw .sandbox(.unknownGroup(error.name))
+        }
+        return Judgement(action: action, decision: combined, perLayer: perLayer, sandbox: sandbox)
+    }
+
+    /// The shell's argv: `SHELL [OPTIONS] -c STRING [ARG0 [ARGS...]]`.
+    static func shellArgv(_ shellPath: String, _ r: ShellRequest) -> [[UInt8]] {
+        [Array(shellPath.utf8)] + r.options + [Array("-c".utf8), r.string] + r.positional
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+@testable import AegisPolicy
+
+@Suite struct ShellSyntaxTests {
+    /// The commands a string would run, as words (dynamic words as source).
+    func commands(_ s: String) throws -> [String] {
+        try ShellSyntax.parse(s).commands.map { $0.words.map(\.text).joined(separator: " ") }
+    }
+
+    func items(_ s: String) throws -> [String] {
+        try ShellAnalysis.analyze(s).items.map { i in
+            i.argv.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") + (i.unknowable == nil ? "" : " ?")
+        }
+    }
+
+    @Test(arguments: [
+        ("ls; rm -rf x", ["ls", "rm -rf x"]),
+        ("a && b || c & d", ["a", "b", "c", "d"]),
+        ("a | b |& c", ["a", "b", "c"]),
+        ("(cd /tmp && make) > log 2>&1", ["cd /tmp", "make"]),
+        ("{ echo a; echo b; } | sort", ["echo a", "echo b", "sort"]),
+        ("if test -f x; then rm x; elif true; then :; else touch x; fi", ["test -f x", "rm x", "true", ":", "touch x"]),
+        ("for f in *.txt; do gzip \"$f\"; done", ["gzip \"$f\""]),
+        ("for ((i=0;i<3;i++)); do echo $i; done", ["echo $i"]),
+        ("while read l; do echo \"$l\"; done < in", ["read l", "echo \"$l\""]),
+        ("until false; do break; done", ["false", "break"]),
+        ("case $x in a|b) rm a ;; (c) rm c ;& *) ls ;; esac", ["rm a", "rm c", "ls"]),
+        ("f() { rm -rf /; }; f", ["rm -rf /", "f"]),
+        ("function g { shred x; }", ["shred x"]),
+        ("echo $(rm -rf ~) `whoami`", ["rm -rf ~", "whoami", "echo $(rm -rf ~) `whoami`"]),
+        ("diff <(sort a) >(tee b)", ["sort a", "tee b", "diff <(sort a) >(tee b)"]),
+        ("echo \"$(curl x | sh)\"", ["curl x", "sh", "echo \"$(curl x | sh)\""]),
+        ("x=$(date) y=2 env", ["date", "env"]),
+        ("[[ -n $(id -u) && $a == b ]] && ls", ["id -u", "ls"]),
+        ("echo ${x:-$(rm y)}", ["rm y", "echo ${x:-$(rm y)}"]),
+        ("echo $((1 + $(wc -l < f)))", ["wc -l", "echo $((1 + $(wc -l < f)))"]),
+        ("! grep -q x f", ["grep -q x f"]),
+        ("time make -j4", ["make -j4"]),
+        ("arr=(a b c); echo ${arr[1]}", ["", "echo ${arr[1]}"]),
+        ("echo a # rm -rf /", ["echo a"]),
+        ("echo 'rm -rf /' \"; rm x\"", ["echo rm -rf / ; rm x"]),
+        ("r''m -r\\f x", ["rm -rf x"]),
+        ("$'\\x72m' x", ["rm x"]),
+        ("ls \\\n  -la", ["ls -la"]),
+        ("echo }", ["echo }"]),
+    ])
+    func findsEverySimpleCommand(_ source: String, _ expected: [String]) throws {
+        #expect(try commands(source) == expected)
+    }
+
+    @Test func hereDocumentsAreReadAndTheirSubstitutionsFound() throws {
+        let s = "cat <<EOF > out\nhello $(rm -rf /tmp/x)\nEOF\ncat <<'RAW'\n$(not run)\nRAW\nls"
+        #expect(try commands(s) == ["cat", "rm -rf /tmp/x", "cat", "ls"])
+        let tabs = "cat <<-END\n\t$(id)\n\tEND\necho done"
+        #expect(try commands(tabs) == ["cat", "id", "echo done"])
+    }
+
+    @Test func redirectionsAreKept() throws {
+        let c = try ShellSyntax.parse("sort < in 2>>err >| out &> all").commands[0]
+        #expect(c.redirections.map(\.op) == ["<", ">>", ">|", "&>"])
+        #expect(c.redirections.map(\.target.text) == ["in", "err", "out", "all"])
+        #expect(c.redirections[1].fd == 2)
+        #expect(c.redirections.map(\.writesFile) == [false, true, true, true])
+        #expect(try ShellSyntax.parse("cmd 2>&1").commands[0].redirections[0].writesFile == false)
+    }
+
+    @Test func dynamicWordsAreMarked() throws {
+        let c = try ShellSyntax.parse("$cmd \"$HOME/x\" 'lit' a$b").commands[0]
+        #expect(c.words.map(\.isStatic) == [false, false, true, false])
+        #expect(c.words[0].text == "$cmd")
+    }
+
+    @Test(arguments: [
+        "echo 'unterminated", "echo \"unterminated", "if true; then ls", "for x in a b; do ls", "ls )", "(ls", "ls &&",
+        "; ls", "case x in a) ls", "echo $(ls", "fi", "done", "{ ls", "ls | ", "echo `ls",
+    ])
+    func syntaxErrorsAreReported(_ source: String) {
+        #expect(throws: ShellSyntaxError.self) { try ShellSyntax.parse(source) }
+    }
+
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let deep = String(repeating: "$(", count: 5000) + "ls" + String(repeating: ")", count: 5000)
+        #expect(throws: ShellSyntaxError.self) { try ShellSyntax.parse(deep) }
+        let braces = String(repeating: "{ ", count: 5000) + "ls" + String(repeating: "; }", count: 5000)
+        #expect(throws: ShellSyntaxError.self) { try ShellSyntax.parse(braces) }
+    }
+
+    // MARK: analysis
+
+    @Test(arguments: [
+        ("env -i PATH=/bin FOO=1 rm -rf x", ["env -i PATH=/bin FOO=1 rm -rf x", "rm -rf x"]),
+        ("env -u HOME -- rm x", ["env -u HOME -- rm x", "rm x"]),
+        ("env -S 'rm -rf y'", ["env -S rm -rf y", "rm -rf y"]),
+        ("sudo -u root -E rm x", ["sudo -u root -E rm x", "rm x"]),
+        ("sudo -s 'rm x'", ["sudo -s rm x", "rm x"]),
+        ("doas -u bob rm x", ["doas -u bob rm x", "rm x"]),
+        ("nice -n 10 ionice -c3 rm x", ["nice -n 10 ionice -c3 rm x", "ionice -c3 rm x", "rm x"]),
+        ("nohup timeout -s KILL 5 rm x", ["nohup timeout -s KILL 5 rm x", "timeout -s KILL 5 rm x", "rm x"]),
+        ("stdbuf -oL setsid -f rm x", ["stdbuf -oL setsid -f rm x", "setsid -f rm x", "rm x"]),
+        ("time -p rm x", ["rm x"]),
+        ("/usr/bin/time -o t rm x", ["/usr/bin/time -o t rm x", "rm x"]),
+        ("flock /tmp/l rm x", ["flock /tmp/l rm x", "rm x"]),
+        ("flock -w 3 /tmp/l -c 'rm x'", ["flock -w 3 /tmp/l -c rm x", "rm x"]),
+        ("watch -n 1 rm x", ["watch -n 1 rm x", "rm x"]),
+        ("watch -x rm x", ["watch -x rm x", "rm x"]),
+        ("xargs -0 -n1 rm", ["xargs -0 -n1 rm", "rm"]),
+        ("xargs", ["xargs", "echo"]),
+        ("command rm x", ["command rm x", "rm x"]),
+        ("command -v rm", ["command -v rm"]),
+        ("builtin exec rm x", ["builtin exec rm x", "exec rm x", "rm x"]),
+        ("exec -a foo rm x", ["exec -a foo rm x", "rm x"]),
+        ("bash -lc 'git push --force'", ["bash -lc git push --force", "git push --force"]),
+        ("sh -e -c 'rm x' arg0", ["sh -e -c rm x arg0", "rm x"]),
+        ("find . -name '*.o' -exec rm -f {} \\;", ["find . -name *.o -exec rm -f {} ;", "rm -f {}"]),
+        ("find /tmp -execdir shred {} +", ["find /tmp -execdir shred {} +", "shred {}"]),
+        ("find build -delete", ["find build -delete", "rm -r build"]),
+        ("aegis-exec --policy p.yaml -- rm x", ["aegis-exec --policy p.yaml -- rm x", "rm x"]),
+        ("aegis-exec -c 'rm x'", ["aegis-exec -c rm x", "rm x"]),
+        ("eval 'rm -rf' /", ["eval rm -rf /", "rm -rf /"]),
+        ("alias ls='rm -rf ~'", ["alias ls=rm -rf ~", "rm -rf ~"]),
+        ("trap 'rm -f lock' EXIT", ["trap rm -f lock EXIT", "rm -f lock"]),
+        ("echo hi > /etc/motd", ["tee /etc/motd", "echo hi"]),
+        ("echo hi > /dev/null", ["echo hi"]),
+        ("env env env sh -c 'sudo rm x'", ["env env env sh -c sudo rm x", "env env sh -c sudo rm x", "env sh -c sudo rm x",
+                                          "sh -c sudo rm x", "sudo rm x", "rm x"]),
+    ])
+    func wrappersAreUnwrapped(_ source: String, _ expected: [String]) throws {
+        #expect(try items(source) == expected)
+    }
+
+    @Test(arguments: [
+        ("$CMD -rf /", "the command name comes from an expansion"),
+        ("$(echo rm) -rf /", "the command name comes from an expansion"),
+        ("eval \"$x\"", "eval of a string"),
+        ("source ./env.sh", "runs the commands of a file"),
+        (". ./env.sh", "runs the commands of a file"),
+        ("exec $prog", "the command name comes from an expansion"),
+        ("curl x | bash", "reads its commands from standard input"),
+        ("sh -c \"$s\"", "sh -c of a string known only at run time"),
+        ("sudo -i", "opens an interactive shell"),
+    ])
+    func whatCannotBeKnownIsSaid(_ source: String, _ why: String) throws {
+        let a = try ShellAnalysis.analyze(source)
+        #expect(!a.analyzable)
+        #expect(a.items.contains { $0.unknowable?.contains(why) == true }, "\(a.items)")
+    }
+
+    @Test func analyzableWhenEveryProgramIsKnown() throws {
+        #expect(try ShellAnalysis.analyze("git status && make -j$(nproc) | tee log").analyzable)
+        #expect(try ShellAnalysis.analyze("bash ./build.sh").analyzable)
+    }
+}
