@@ -7,10 +7,40 @@ import AegisRuntime
 
 // aegis-bench POLICY [ITERATIONS]: median time to read+parse the policy file and
 // to judge `/bin/true` against it, each measured ITERATIONS times in-process.
+// aegis-bench --shell-corpus FILE [ROUNDS]: shell-parser throughput, in commands
+// (lines) per second, over every line of FILE, best of ROUNDS.
 let args = CommandLine.arguments
 guard args.count >= 2 else {
-    print("usage: aegis-bench POLICY [ITERATIONS]")
+    print("usage: aegis-bench POLICY [ITERATIONS] | aegis-bench --shell-corpus FILE [ROUNDS]")
     exit(2)
+}
+if args[1] == "--shell-corpus", args.count >= 3 {
+    guard let fd = try? FileDescriptor.open(args[2], O_RDONLY), let bytes = try? fd.readAll(limit: 64 << 20) else {
+        print("cannot read \(args[2])")
+        exit(1)
+    }
+    let lines = bytes.split(separator: 0x0A).map(Array.init)
+    let rounds = args.count > 3 ? Int(args[3]) ?? 5 : 5
+    var best = UInt64.max
+    var parsed = 0, analyzed = 0
+    for _ in 0..<rounds {
+        parsed = 0
+        let t0 = ProcessInfo.monotonicNanoseconds()
+        for line in lines where (try? ShellSyntax.parse(line)) != nil { parsed += 1 }
+        best = min(best, ProcessInfo.monotonicNanoseconds() - t0)
+    }
+    var bestAnalysis = UInt64.max
+    for _ in 0..<rounds {
+        analyzed = 0
+        let t0 = ProcessInfo.monotonicNanoseconds()
+        for line in lines where (try? ShellAnalysis.analyze(line)) != nil { analyzed += 1 }
+        bestAnalysis = min(bestAnalysis, ProcessInfo.monotonicNanoseconds() - t0)
+    }
+    let perSecond = Double(lines.count) / (Double(best) / 1e9)
+    let perSecondAnalysis = Double(lines.count) / (Double(bestAnalysis) / 1e9)
+    print("lines=\(lines.count) parsed=\(parsed) parse_per_s=\(Int(perSecond)) parse_us_per_line=\(Double(best) / 1000 / Double(lines.count))")
+    print("analyzed=\(analyzed) analyze_per_s=\(Int(perSecondAnalysis)) (parse + unwrapping wrappers)")
+    exit(0)
 }
 let iterations = args.count > 2 ? Int(args[2]) ?? 200 : 200
 
