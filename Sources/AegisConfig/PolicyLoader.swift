@@ -577,7 +577,8 @@ struct Reader {
                     }
                 }
                 spec.deny = names
-            default: unknownKey(e.key, e.keyNode, in: "sandbox", known: ["profile", "network", "deny"])
+            case "intercept": spec.intercept = bool(e.value, "sandbox.intercept")
+            default: unknownKey(e.key, e.keyNode, in: "sandbox", known: ["profile", "network", "deny", "intercept"])
             }
         }
         return spec

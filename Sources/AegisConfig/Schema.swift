@@ -143,6 +143,7 @@ public enum PolicySchema {
               "properties": {
                 "profile": { "$ref": "#/$defs/sandboxProfile" },
                 "network": { "type": "boolean" },
+                "intercept": { "description": "Judge every exec in the command's process tree (default: on, except under profile none).", "type": "boolean" },
                 "deny": { "type": "array", "items": { "type": "string", "pattern": "^(@[a-z-]+|[a-z0-9_]+)$" } }
               }
             }

@@ -34,16 +34,21 @@ public struct SandboxSpec: Sendable, Equatable {
     public var network: Bool?
     /// Syscall names and @group names.
     public var deny: [String]
+    /// Judge every exec in the command's process tree (seccomp user
+    /// notification). Unset: on, except under the `none` profile.
+    public var intercept: Bool?
 
-    public init(profile: Profile? = nil, network: Bool? = nil, deny: [String] = []) {
+    public init(profile: Profile? = nil, network: Bool? = nil, deny: [String] = [], intercept: Bool? = nil) {
         self.profile = profile
         self.network = network
         self.deny = deny
+        self.intercept = intercept
     }
 
     /// This spec over a base: what this one sets replaces, denials add.
     public func over(_ base: SandboxSpec) -> SandboxSpec {
-        SandboxSpec(profile: profile ?? base.profile, network: network ?? base.network, deny: base.deny + deny)
+        SandboxSpec(profile: profile ?? base.profile, network: network ?? base.network, deny: base.deny + deny,
+                    intercept: intercept ?? base.intercept)
     }
 }
 
@@ -54,6 +59,8 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
     /// Refuse sockets outside the unix family.
     public var noNetwork: Bool
     public var profiles: [SandboxSpec.Profile]
+    /// Every exec in the command's tree is judged too: on if any layer wants it.
+    public var intercept = false
 
     /// A built-in profile applies: besides the syscall denials, it refuses
     /// TIOCSTI, namespace-creating clone flags and clone3, whose flags a
@@ -73,6 +80,8 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         var parts = [profiles.map(\.description).joined(separator: "+")]
         if noNetwork { parts.append("no network") }
+        if !intercept && !isNone { parts.append("execs not intercepted") }
+        if intercept && isNone { parts.append("execs intercepted") }
         return parts.joined(separator: ", ")
     }
 
@@ -87,6 +96,7 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
             for name in spec.deny { out.denied.formUnion(try SandboxGroups.expand(name)) }
             // strict has no network unless a policy says otherwise.
             if spec.network == false || (profile == .strict && spec.network != true) { out.noNetwork = true }
+            if spec.intercept ?? (profile != .none) { out.intercept = true }
         }
         return out
     }

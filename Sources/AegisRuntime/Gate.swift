@@ -211,7 +211,14 @@ public enum Gate {
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
         do {
-            termination = try Spawner.run(executable, argv: runArgv, environment: Spawner.currentEnvironment(settingParentRow: row), filters: filters)
+            var intercept: (@Sendable (NestedExec) -> Bool)?
+            if judgement.sandbox.intercept {
+                let nested = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
+                                        sessionID: request.sessionID, parentRow: row, auditPath: store.path)
+                intercept = { nested.decide($0) }
+            }
+            termination = try Spawner.run(executable, argv: runArgv, environment: Spawner.currentEnvironment(settingParentRow: row),
+                                          filters: filters, intercept: intercept)
         } catch {
             let (status, reason, exit): (String, String, Int32)
             switch error {

@@ -24,8 +24,14 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stddef.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <linux/audit.h>
 #include <unistd.h>
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -34,6 +40,122 @@ static void supervised_set(sigset_t *set) {
     sigemptyset(set);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(set, forwarded[i]);
     sigaddset(set, SIGCHLD);
+}
+
+// execve and execveat (and their x32 numbers) go to the supervisor; all else passes.
+static struct sock_filter notify_program[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40000000 | 520, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40000000 | 545, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+};
+
+const int aegis_nr_execve = __NR_execve;
+const int aegis_nr_execveat = __NR_execveat;
+
+static int send_fd(int sock, int fd) {
+    char data = 'L';
+    struct iovec iov = {&data, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t n;
+    do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -1;
+}
+
+static int receive_fd(int sock) {
+    char data;
+    struct iovec iov = {&data, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.buf;
+    msg.msg_controllen = sizeof u.buf;
+    ssize_t n;
+    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+    if (n != 1) return -1;
+    if (data == 'N') return -2;  // already supervised from above
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+}
+
+// The child's side, after fork or vfork: only system calls from here on.
+static void become_command(const aegis_spawn_request *req, const sigset_t *old, int result_fd, int sock) {
+    int e = 0;
+    sigprocmask(SIG_SETMASK, old, NULL);                                   // 1
+    if (req->filter_count > 0 || req->intercept) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {                 // 2
+            e = errno;
+        } else {                                                           // 3
+            for (int i = 0; i < req->filter_count && e == 0; i++) {
+                struct sock_fprog prog = {req->filter_lens[i], (struct sock_filter *)req->filters[i]};
+                if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) e = errno;
+            }
+        }
+    }
+    if (e == 0 && req->intercept) {                                        // 4
+        struct sock_fprog prog = {sizeof notify_program / sizeof notify_program[0], notify_program};
+        int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (lfd < 0 && errno == EBUSY) {
+            // A supervisor above already has a listener on this process tree
+            // (a gate inside a gated command): the kernel allows one per
+            // tree, and that supervisor judges this command's execs.
+            char none = 'N';
+            ssize_t unused = write(sock, &none, 1);
+            (void)unused;
+        } else if (lfd < 0 || send_fd(sock, lfd) != 0) {
+            e = errno ? errno : EIO;
+        }
+        if (lfd >= 0) close(lfd);
+        close(sock);
+    }
+    if (e == 0) {
+        if (req->script_path)                                              // 5
+            execve(req->script_path, req->argv, req->envp);
+        else
+            syscall(SYS_execveat, req->exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);
+        e = errno;
+    } else {
+        e = -e;  // negative: the sandbox could not be set up (not an exec failure)
+    }
+    ssize_t unused = write(result_fd, &e, sizeof e);                        // 6
+    (void)unused;
+    _exit(127);
+}
+
+int aegis_spawn_result(pid_t pid, int result_pipe, int *child_errno) {
+    int e = 0;
+    ssize_t n;
+    do n = read(result_pipe, &e, sizeof e); while (n < 0 && errno == EINTR);
+    close(result_pipe);
+    if (n == (ssize_t)sizeof e) {
+        // The exec failed: reap the child, report why.
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        sigset_t block;
+        supervised_set(&block);
+        sigprocmask(SIG_UNBLOCK, &block, NULL);
+        *child_errno = e ? e : EIO;  // negative: sandbox set-up failed
+        return -1;
+    }
+    return 0;
 }
 
 pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
@@ -46,32 +168,7 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
     sigprocmask(SIG_BLOCK, &block, &old);
 
     pid_t pid = vfork();
-    if (pid == 0) {
-        int e = 0;
-        sigprocmask(SIG_SETMASK, &old, NULL);                              // 1
-        if (req->filter_count > 0) {
-            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {             // 3
-                e = errno;
-            } else {                                                       // 4
-                for (int i = 0; i < req->filter_count && e == 0; i++) {
-                    struct sock_fprog prog = {req->filter_lens[i], (struct sock_filter *)req->filters[i]};
-                    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) e = errno;
-                }
-            }
-        }
-        if (e == 0) {
-            if (req->script_path)                                          // 5
-                execve(req->script_path, req->argv, req->envp);
-            else
-                syscall(SYS_execveat, req->exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);
-            e = errno;
-        } else {
-            e = -e;  // negative: the sandbox could not be set up (not an exec failure)
-        }
-        ssize_t unused = write(pipefd[1], &e, sizeof e);                    // 6
-        (void)unused;
-        _exit(127);
-    }
+    if (pid == 0) become_command(req, &old, pipefd[1], -1);
     int fork_errno = errno;
     close(pipefd[1]);
     if (pid < 0) {
@@ -80,19 +177,87 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
         errno = fork_errno;
         return -1;
     }
-    int e = 0;
-    ssize_t n;
-    do n = read(pipefd[0], &e, sizeof e); while (n < 0 && errno == EINTR);
-    close(pipefd[0]);
-    if (n == (ssize_t)sizeof e) {
-        // The exec failed: reap the child, report why.
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        sigprocmask(SIG_SETMASK, &old, NULL);
-        *child_errno = e ? e : EIO;  // negative: sandbox set-up failed
+    return aegis_spawn_result(pid, pipefd[0], child_errno) == 0 ? pid : -1;
+}
+
+pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, int *child_errno, int *listener, int *result_pipe) {
+    *child_errno = 0;
+    *listener = -1;
+    int pipefd[2], sv[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
         return -1;
     }
+    sigset_t block, old;
+    supervised_set(&block);
+    sigprocmask(SIG_BLOCK, &block, &old);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        become_command(req, &old, pipefd[1], sv[1]);
+    }
+    int fork_errno = errno;
+    close(pipefd[1]);
+    close(sv[1]);
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(sv[0]);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        errno = fork_errno;
+        return -1;
+    }
+    int lfd = receive_fd(sv[0]);
+    close(sv[0]);
+    if (lfd == -2) {
+        // No listener of our own: the exec is answered from above.
+        *result_pipe = pipefd[0];
+        return pid;
+    }
+    if (lfd < 0) {
+        // The child failed before it could pass the listener; the pipe says why.
+        aegis_spawn_result(pid, pipefd[0], child_errno);
+        if (*child_errno == 0) *child_errno = -EIO;
+        return -1;
+    }
+    *listener = lfd;
+    *result_pipe = pipefd[0];
     return pid;
+}
+
+int aegis_notify_receive(int listener, int wake_fd, aegis_exec_notification *out, int timeout_ms) {
+    struct pollfd fds[2] = {{listener, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    int n = poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -1;
+    if (n == 0 || (fds[1].revents & POLLIN)) return 0;
+    if (fds[0].revents & (POLLHUP | POLLERR)) { errno = ENOENT; return -1; }
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return errno == EINTR || errno == ENOENT ? 0 : -1;
+    out->id = req.id;
+    out->pid = (int)req.pid;
+    out->nr = req.data.nr;
+    for (int i = 0; i < 6; i++) out->args[i] = req.data.args[i];
+    return 1;
+}
+
+int aegis_notify_id_valid(int listener, unsigned long long id) {
+    __u64 v = id;
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &v) == 0 ? 0 : -1;
+}
+
+int aegis_notify_respond(int listener, unsigned long long id, int allow, int error) {
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    if (allow) {
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+        resp.error = -error;
+    }
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0 ? 0 : -1;
 }
 
 int aegis_wait(pid_t pid) {

@@ -146,8 +146,10 @@ import Testing
         let p = s.policy(Self.policy)
         let r = s.run("--policy", p, "--", binary, "--policy", p, "--", "sh", "-c", "exit 4")
         #expect(r.status == 4)
+        // Row 2 is the inner gate's own; row 3 the outer supervisor's record of
+        // the inner gate's exec of sh (the outer one judges every exec below it).
         #expect(s.sql("select id, parent_id, action_type, exit_status from audit_log order by id")
-                == ["1||exec|4", "2|1|shell.exec|4"])
+                == ["1||exec|4", "2|1|shell.exec|4", "3|1|shell.exec|"])
         #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
     }
 

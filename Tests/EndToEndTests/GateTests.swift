@@ -105,7 +105,7 @@ import Testing
         let s = Sandbox()
         let p = s.policy(Self.allowShell)
         #expect(s.run("--policy", p, "--", "sh", "-c", "sleep 0.3").status == 0)
-        #expect(s.sql("select duration_ms >= 300, duration_ms < 60000 from audit_log") == ["1|1"])
+        #expect(s.sql("select duration_ms >= 300, duration_ms < 60000 from audit_log where parent_id is null") == ["1|1"])
     }
 
     @Test func auditRowsCarryTheOriginalsColumnsAndTheCommand() {

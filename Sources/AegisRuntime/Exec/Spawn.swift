@@ -28,19 +28,25 @@ public enum SpawnError: Error, Equatable, Sendable {
 public enum Spawner {
     /// Runs the executable with exactly these argument bytes and environment,
     /// and waits for it while forwarding signals.
+    /// With `intercept`, every exec anywhere in the command's process tree is
+    /// stopped and handed to it (on a supervisor thread); false refuses it with EPERM.
     public static func run(
-        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter]
+        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter],
+        intercept: (@Sendable (NestedExec) -> Bool)? = nil
     ) throws(SpawnError) -> Termination {
-        let pid = try start(exe, argv: argv, environment: environment, filters: filters)
+        let (pid, supervisor) = try start(exe, argv: argv, environment: environment, filters: filters, intercept: intercept)
         let status = aegis_wait(pid)
-        guard status >= 0 else { throw .system(SystemError("waitpid", errno: errno)) }
+        let waitErrno = errno
+        supervisor?.stop()
+        guard status >= 0 else { throw .system(SystemError("waitpid", errno: waitErrno)) }
         if (status & 0x7F) == 0 { return .exited((status >> 8) & 0xFF) }
         return .signaled(status & 0x7F)
     }
 
     static func start(
-        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter]
-    ) throws(SpawnError) -> pid_t {
+        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter],
+        intercept: (@Sendable (NestedExec) -> Bool)?
+    ) throws(SpawnError) -> (pid_t, ExecSupervisor?) {
         // NUL-terminated copies, alive until the child has exec'd.
         let argStorage = argv.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
         let envStorage = environment.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
@@ -62,6 +68,8 @@ public enum Spawner {
         defer { programs.forEach { $0.deallocate() } }
         var pointers: [UnsafeRawPointer?] = programs.map { UnsafeRawPointer($0) }
         var lengths: [UInt16] = filters.map { UInt16($0.program.count / 8) }
+        var listener: Int32 = -1
+        var resultPipe: Int32 = -1
         let pid = cargv.withUnsafeMutableBufferPointer { a in
             cenv.withUnsafeMutableBufferPointer { e in
                 pointers.withUnsafeMutableBufferPointer { fp in
@@ -70,18 +78,31 @@ public enum Spawner {
                             exec_fd: exe.descriptor.raw, script_path: scriptPath,
                             argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
                             filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
-                            filter_count: Int32(filters.count))
+                            filter_count: Int32(filters.count), intercept: intercept == nil ? 0 : 1)
+                        if intercept != nil { return aegis_spawn_intercepted(&req, &childErrno, &listener, &resultPipe) }
                         return aegis_spawn(&req, &childErrno)
                     }
                 }
             }
         }
-        if pid < 0 {
-            if childErrno < 0 { throw .sandbox(errno: -childErrno) }
-            if childErrno != 0 { throw .exec(errno: childErrno) }
-            throw .system(SystemError("vfork", errno: errno))
+        func failure() -> SpawnError {
+            if childErrno < 0 { return .sandbox(errno: -childErrno) }
+            if childErrno != 0 { return .exec(errno: childErrno) }
+            return .system(SystemError("fork", errno: errno))
         }
-        return pid
+        if pid < 0 { throw failure() }
+        guard let intercept, listener >= 0 else {
+            if intercept != nil && aegis_spawn_result(pid, resultPipe, &childErrno) != 0 { throw failure() }
+            return (pid, nil)
+        }
+        // The command's first exec waits on the supervisor: start it, then learn how the exec went.
+        let supervisor = ExecSupervisor(listener: listener, childPID: pid, judge: intercept)
+        supervisor.start()
+        if aegis_spawn_result(pid, resultPipe, &childErrno) != 0 {
+            supervisor.stop()
+            throw failure()
+        }
+        return (pid, supervisor)
     }
 
     static func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {

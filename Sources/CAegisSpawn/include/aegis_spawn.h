@@ -18,6 +18,9 @@ typedef struct {
     const void *const *filters;
     const unsigned short *filter_lens;
     int filter_count;
+    /// Load, last, a user-notification filter on execve/execveat whose
+    /// listener the supervisor reads (see aegis_spawn_intercepted).
+    int intercept;
 } aegis_spawn_request;
 
 /// Starts the command. Returns its pid, or -1 with *child_errno set to why the
@@ -25,6 +28,45 @@ typedef struct {
 /// negative -E when no_new_privs or the seccomp filter could not be set).
 /// Signals that the supervisor forwards are blocked in the caller on return.
 pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno);
+
+/// Starts the command with every exec in its process tree stopped for the
+/// supervisor to judge. The child is forked (a vforked child would hold the
+/// supervisor until its own first exec, which waits for the supervisor), loads
+/// the filters, then the notification filter, passes its listener over a
+/// socket and execs. Returns the pid with *listener set and *result_pipe to
+/// give aegis_spawn_result once notifications are being answered; or -1 as
+/// aegis_spawn does. *listener stays -1 when the process tree already has a
+/// supervisor above it (the kernel allows one listener per tree); that one
+/// then judges these execs.
+pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, int *child_errno, int *listener, int *result_pipe);
+
+/// The exec's outcome for aegis_spawn_intercepted: 0 when it ran, or -1 with
+/// *child_errno set (the child is then reaped).
+int aegis_spawn_result(pid_t pid, int result_pipe, int *child_errno);
+
+/// One stopped exec: who, which call, its raw arguments.
+typedef struct {
+    unsigned long long id;
+    int pid;
+    int nr;
+    unsigned long long args[6];
+} aegis_exec_notification;
+
+/// Waits up to timeout_ms for a stopped exec on the listener, or for
+/// `wake_fd` to become readable. Returns 1 with *out filled, 0 on timeout or
+/// wake-up, -1 on error (errno).
+int aegis_notify_receive(int listener, int wake_fd, aegis_exec_notification *out, int timeout_ms);
+
+/// 0 while the stopped call is still waiting (its memory was read from the
+/// process the notification named), -1 when it is gone.
+int aegis_notify_id_valid(int listener, unsigned long long id);
+
+/// Lets the exec proceed (allow) or fails it with `error`.
+int aegis_notify_respond(int listener, unsigned long long id, int allow, int error);
+
+/// System call numbers the notification carries.
+extern const int aegis_nr_execve;
+extern const int aegis_nr_execveat;
 
 /// Waits for the child, forwarding signals sent to the supervisor (SIGINT,
 /// SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH) that the child did not

@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CAegisSpawn
+
+/// An exec attempted somewhere in a gated command's process tree, read from
+/// the stopped process.
+public struct NestedExec: Sendable {
+    public var pid: Int32
+    /// The file being exec'd, as an absolute path (not yet resolved).
+    public var path: String
+    public var argv: [[UInt8]]
+    public var cwd: String
+}
+
+/// The supervisor of a command run with interception: a thread that answers
+/// the kernel's notifications for every execve/execveat in the tree.
+///
+/// MUST: an exec whose arguments cannot be read is refused (EPERM).
+/// MUST: the notification id is re-validated after the arguments are read,
+///       so what was read belongs to the call being answered.
+/// What it cannot prevent: another thread of a multi-threaded process
+/// rewriting the argument memory between the check and the kernel's own read.
+final class ExecSupervisor: @unchecked Sendable {  // its state is touched by its thread only, until join
+    let listener: Int32
+    let childPID: pid_t
+    let judge: @Sendable (NestedExec) -> Bool
+    private var wake: [Int32] = [-1, -1]
+    private var thread = pthread_t()
+    private var sawInitialExec = false
+
+    init(listener: Int32, childPID: pid_t, judge: @escaping @Sendable (NestedExec) -> Bool) {
+        self.listener = listener
+        self.childPID = childPID
+        self.judge = judge
+    }
+
+    func start() {
+        _ = pipe(&wake)
+        let box = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&thread, nil, { ctx in
+            let s = Unmanaged<ExecSupervisor>.fromOpaque(ctx!).takeRetainedValue()
+            s.loop()
+            return nil
+        }, box)
+    }
+
+    /// Stops answering and waits for the thread; execs still to come in a
+    /// tree that outlives the command then fail (the listener is closed).
+    func stop() {
+        var b: UInt8 = 1
+        _ = write(wake[1], &b, 1)
+        pthread_join(thread, nil)
+        close(wake[0])
+        close(wake[1])
+        close(listener)
+    }
+
+    private func loop() {
+        while true {
+            var n = aegis_exec_notification()
+            let r = aegis_notify_receive(listener, wake[0], &n, 1000)
+            if r < 0 { return }
+            if r == 0 {
+                var fds = [pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+                if poll(&fds, 1, 0) > 0 { return }
+                continue
+            }
+            handle(n)
+        }
+    }
+
+    private func handle(_ n: aegis_exec_notification) {
+        // The command's own exec was judged before it started.
+        if !sawInitialExec && n.pid == childPID {
+            sawInitialExec = true
+            _ = aegis_notify_respond(listener, n.id, 1, 0)
+            return
+        }
+        guard let exec = Self.read(n), aegis_notify_id_valid(listener, n.id) == 0 else {
+            _ = aegis_notify_respond(listener, n.id, 0, EPERM)
+            return
+        }
+        // A path that is not there or not executable: the kernel refuses it
+        // itself (shells try each PATH entry in turn); nothing to judge.
+        guard access(exec.path, X_OK) == 0 else {
+            _ = aegis_notify_respond(listener, n.id, 1, 0)
+            return
+        }
+        let allowed = judge(exec)
+        _ = aegis_notify_respond(listener, n.id, allowed ? 1 : 0, EPERM)
+    }
+
+    // MARK: reading the stopped process
+
+    static let maxArgBytes = 2 << 20
+    static let maxArgs = 1 << 16
+
+    static func read(_ n: aegis_exec_notification) -> NestedExec? {
+        let isExecveat = n.nr == aegis_nr_execveat
+        let pathPointer = isExecveat ? n.args.1 : n.args.0
+        let argvPointer = isExecveat ? n.args.2 : n.args.1
+        let dirfd = isExecveat ? Int32(truncatingIfNeeded: n.args.0) : AT_FDCWD
+        let mem = open("/proc/\(n.pid)/mem", O_RDONLY | O_CLOEXEC)
+        guard mem >= 0 else { return nil }
+        defer { close(mem) }
+        guard let pathBytes = readString(mem, at: pathPointer, limit: Int(PATH_MAX)) else { return nil }
+        var argv: [[UInt8]] = []
+        var total = 0
+        var p = argvPointer
+        while argvPointer != 0 {
+            var ptr: UInt64 = 0
+            guard pread(mem, &ptr, 8, off_t(Int64(bitPattern: p))) == 8 else { return nil }
+            if ptr == 0 { break }
+            guard argv.count < maxArgs, let arg = readString(mem, at: ptr, limit: maxArgBytes - total) else { return nil }
+            total += arg.count + 1
+            argv.append(arg)
+            p += 8
+        }
+        guard let cwd = link("/proc/\(n.pid)/cwd") else { return nil }
+        let path = String(decoding: pathBytes, as: UTF8.self)
+        let absolute: String
+        if path.hasPrefix("/") {
+            absolute = path
+        } else {
+            guard let base = dirfd == AT_FDCWD ? cwd : link("/proc/\(n.pid)/fd/\(dirfd)") else { return nil }
+            absolute = path.isEmpty ? base : base + "/" + path
+        }
+        return NestedExec(pid: n.pid, path: absolute, argv: argv, cwd: cwd)
+    }
+
+    static func readString(_ fd: Int32, at address: UInt64, limit: Int) -> [UInt8]? {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 256)
+        var at = address
+        while out.count <= limit {
+            let n = pread(fd, &chunk, chunk.count, off_t(Int64(bitPattern: at)))
+            guard n > 0 else { return nil }
+            if let z = chunk[..<n].firstIndex(of: 0) {
+                out += chunk[..<z]
+                return out
+            }
+            out += chunk[..<n]
+            at += UInt64(n)
+        }
+        return nil
+    }
+
+    static func link(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, Int(PATH_MAX))
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

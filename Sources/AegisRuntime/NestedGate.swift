@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisConfig
+import AegisPolicy
+
+/// Judges the execs that a gated command's process tree attempts, against
+/// the same policy, each audited as a child row of the command's row.
+///
+/// MUST: an exec that cannot be judged or recorded is refused.
+final class NestedGate: @unchecked Sendable {  // used by the supervisor thread only
+    let loaded: LoadedPolicy
+    let agent: String?
+    let callerParams: JSONObject
+    let sessionID: String
+    let parentRow: Int64
+    let auditPath: String
+    private var store: AuditStore?
+
+    init(loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String) {
+        self.loaded = loaded
+        self.agent = agent
+        self.callerParams = callerParams
+        self.sessionID = sessionID
+        self.parentRow = parentRow
+        self.auditPath = auditPath
+    }
+
+    func decide(_ exec: NestedExec) -> Bool {
+        let resolved = (try? ExecutableResolver.resolve(Array(exec.path.utf8), searchPath: nil))?.path ?? exec.path
+        let argv = exec.argv.isEmpty ? [Array(exec.path.utf8)] : exec.argv
+        let (seconds, micros) = ProcessInfo.now()
+        guard let judgement = try? Gate.judge(argv: argv, cwd: exec.cwd, resolvedPath: resolved, policy: loaded, agent: agent,
+                                               callerParams: callerParams, at: Instant(unixSeconds: seconds)) else { return false }
+        do {
+            if store == nil { store = try AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
+        } catch {
+            return false
+        }
+        guard let store else { return false }
+        let logged = loaded.redactor.forLog(judgement.action, argv: argv)
+        var record = AuditStore.DecisionRecord(
+            sessionID: sessionID, timestamp: ISO8601.format(unixSeconds: seconds, microseconds: micros), action: logged.action,
+            decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(logged.argv),
+            cwd: exec.cwd, user: ProcessInfo.userName(), pid: exec.pid, executable: resolved,
+            policyFiles: loaded.files.map(\.path), sandbox: "inherited", parentID: parentRow)
+        switch judgement.decision.approval {
+        case .auto:
+            record.resultStatus = "allowed"
+            return (try? store.record(record)) != nil
+        case .block:
+            record.resultStatus = "blocked"
+            record.resultError = "blocked by rule \(judgement.decision.rule)"
+            record.exitStatus = nil
+            _ = try? store.record(record)
+            return false
+        case .approve:
+            guard let row = try? store.record(record) else { return false }
+            let asked = Approvals.obtain(Approvals.Request(
+                loaded: loaded, judgement: judgement, argv: argv, loggedArgv: logged.argv, loggedAction: logged.action,
+                cwd: exec.cwd, sessionID: sessionID, executable: resolved, store: store, row: row))
+            let o: AuditStore.Outcome
+            let allowed: Bool
+            switch asked {
+            case .approved(let who):
+                o = Gate.outcome(ProcessInfo.monotonicNanoseconds(), status: "allowed", error: nil, exit: nil, signal: nil, human: who)
+                allowed = true
+            case .denied(let human, let reason, _):
+                o = Gate.outcome(ProcessInfo.monotonicNanoseconds(), status: "denied", error: reason, exit: nil, signal: nil, human: human)
+                allowed = false
+            }
+            return (try? store.complete(row: row, o)) != nil && allowed
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+/// The backstop: every exec in a gated command's process tree is stopped by
+/// the kernel and judged, whatever started it (a shell, Python, make, a
+/// script on disk, xargs, find).
+@Suite struct InterceptionTests {
+    static let noDeleting = """
+        defaults: { risk_level: low, approval: auto }
+        rules:
+          - name: no-deleting
+            match: { type: file.delete }
+            risk_level: critical
+            approval: block
+        """
+
+    func setUp(_ policy: String = noDeleting) -> (Sandbox, String) {
+        let s = Sandbox()
+        let p = s.policy(policy)
+        _ = s.write("victim", "precious")
+        return (s, p)
+    }
+
+    func exists(_ s: Sandbox) -> Bool { FileManager.default.fileExists(atPath: s.dir + "/victim") }
+
+    @Test func aShellsNestedExecIsRefusedWithEPERM() {
+        let (s, p) = setUp()
+        let r = s.run("--policy", p, "--", "sh", "-c", "rm victim; echo status=$?; echo still running")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "status=126\nstill running\n")
+        #expect(r.stderr.contains("Operation not permitted"))
+        #expect(exists(s))
+        let rows = s.sql("select id, parent_id, action_type, matched_rule, result_status, argv from audit_log where parent_id is not null")
+        #expect(rows.contains(#"2|1|file.delete|no-deleting|blocked|["rm","victim"]"#), "\(rows)")
+        #expect(rows.contains { $0.contains(#"|file.read|<default>|allowed|["echo"#) } == false)  // echo is a builtin: no exec
+        #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
+    }
+
+    @Test func pythonCallingOsSystem() {
+        let (s, p) = setUp()
+        let code = "import os; os.system('rm victim'); os.system('touch made')"
+        let r = s.run("--policy", p, "--", "/usr/bin/python3", "-c", code)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(exists(s))
+        #expect(FileManager.default.fileExists(atPath: s.dir + "/made"))
+        #expect(s.sql("select action_type, result_status from audit_log where parent_id = 1 and action_type like 'file.%' order by id")
+                == ["file.delete|blocked", "file.delete|blocked", "file.write|allowed"])
+    }
+
+    @Test func aScriptOnDisk() {
+        let (s, p) = setUp()
+        _ = s.write("cleanup.sh", "#!/bin/sh\nrm victim\necho after=$?\n", mode: 0o755)
+        let r = s.run("--policy", p, "--", "./cleanup.sh")
+        #expect(r.stdout == "after=126\n", "\(r.stderr)")
+        #expect(exists(s))
+    }
+
+    @Test(arguments: [
+        ["find", ".", "-name", "victim", "-exec", "rm", "{}", ";"],
+        ["sh", "-c", "echo victim | xargs rm"],
+        ["env", "rm", "victim"],
+        ["nice", "timeout", "5", "rm", "victim"],
+    ])
+    func wrappersReachingABlockedProgram(_ command: [String]) {
+        let (s, p) = setUp()
+        let r = s.run((["--policy", p, "--"] + command).map { Array($0.utf8) })
+        #expect(exists(s), "\(command): \(r.stderr)")
+        #expect(s.sql("select count(*) from audit_log where parent_id = 1 and result_status = 'blocked'") != ["0"])
+    }
+
+    /// A Makefile whose recipe only calls a script: the string parse allows
+    /// it; the script's rm is stopped when it runs, and the build fails.
+    @Test func makeWithAScriptThatDeletes() {
+        let (s, p) = setUp()
+        _ = s.write("clean.sh", "#!/bin/sh\nset -e\nrm victim\n", mode: 0o755)
+        _ = s.write("Makefile", "all:\n\techo building\n\t./clean.sh\n")
+        let r = spawn(["make", "SHELL=\(binary)"].map { Array($0.utf8) }, env: s.environment.merging(["AEGIS_POLICY": p]) { $1 }, cwd: s.dir)
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.contains("building"))
+        #expect(exists(s))
+    }
+
+    @Test func aNestedExecThatNeedsApprovalIsDeniedWithoutATerminal() {
+        let (s, p) = setUp("""
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: ask-first
+                match: { type: file.delete }
+                approval: approve
+            """)
+        let r = s.run("--policy", p, "--", "sh", "-c", "rm victim || echo refused")
+        #expect(r.stdout == "refused\n", "\(r.stderr)")
+        #expect(exists(s))
+        #expect(s.sql("select result_status, result_error from audit_log where parent_id = 1 and action_type = 'file.delete' limit 1")
+                == ["denied|there is no terminal to ask on"])
+    }
+
+    /// `intercept: false` turns it off for the commands a rule covers, but
+    /// only when every layer's decision says so.
+    @Test func interceptionCanBeTurnedOffButNotByACallerAlone() throws {
+        let (s, off) = setUp(Self.noDeleting + """
+
+              - name: trusted-build
+                match: { type: shell.exec }
+                approval: auto
+                sandbox: { intercept: false }
+            """)
+        let r = s.run("--policy", off, "--", "sh", "-c", "rm victim")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!exists(s))
+        #expect(s.sql("select count(*) from audit_log where parent_id is not null") == ["0"])
+
+        // The user policy keeps interception; the caller's `intercept: false` does not lift it.
+        _ = s.write("victim", "again")
+        try FileManager.default.createDirectory(atPath: s.dir + "/config/aegis", withIntermediateDirectories: true)
+        _ = s.write("config/aegis/policy.yaml", Self.noDeleting + "\naudit: { path: \(s.auditPath) }\n")
+        let layered = s.run("--policy", off, "--", "sh", "-c", "rm victim")
+        #expect(exists(s), "\(layered.stderr)")
+    }
+
+    @Test func signalsAndExitStatusStillPassThrough() {
+        let (s, p) = setUp()
+        let r = s.run("--policy", p, "--", "sh", "-c", "/bin/true; kill -TERM $$")
+        #expect(r.status == 128 + 15)
+    }
+}
