@@ -11,6 +11,8 @@ public struct PolicyFile: Sendable {
     public var audit: AuditSettings?
     public var approver: ApproverSettings?
     public var prompt: PromptSettings?
+    /// `shell:` — the shell that runs `-c` strings (absolute path).
+    public var shell: String?
     public var timeZone: TimeZoneTable
     public var diagnostics: [Diagnostic]
 
@@ -77,6 +79,7 @@ struct Reader {
     var audit: AuditSettings?
     var approver: ApproverSettings?
     var prompt: PromptSettings?
+    var shell: String?
     var examples: [Example] = []
     var zone = TimeZoneTable.utc
 
@@ -98,7 +101,7 @@ struct Reader {
             (a.element.line, a.element.column, a.offset) < (b.element.line, b.element.column, b.offset)
         }.map(\.element)
         return PolicyFile(path: file, policy: policy, examples: examples, declaresDefaults: declaresDefaults, audit: audit,
-                          approver: approver, prompt: prompt, timeZone: zone, diagnostics: sorted)
+                          approver: approver, prompt: prompt, shell: shell, timeZone: zone, diagnostics: sorted)
     }
 
     func mark(_ n: Int) -> Mark { doc[n].mark }
@@ -238,7 +241,8 @@ struct Reader {
     // MARK: the policy
 
     static let topKeys = [
-        "version", "description", "timezone", "defaults", "audit", "approver", "prompt", "commands", "rules", "examples",
+        "version", "description", "timezone", "defaults", "audit", "approver", "prompt", "shell", "commands", "rules",
+        "examples",
     ]
     static let ruleKeys = ["name", "description", "match", "conditions", "risk_level", "approval", "sandbox"]
     static let matchKeys = ["type", "target", "agent", "program", "args"]
@@ -261,6 +265,7 @@ struct Reader {
             case "audit": readAudit(e.value)
             case "approver": readApprover(e.value)
             case "prompt": readPrompt(e.value)
+            case "shell": shell = absolutePath(e.value, "shell")
             case "examples":
                 if let items = sequence(e.value, "examples") { examples = items.compactMap { readExample($0) } }
             case "commands":

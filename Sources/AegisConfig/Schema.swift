@@ -48,6 +48,11 @@ public enum PolicySchema {
             "ca_file": { "description": "PEM bundle of the CA that signed the endpoint's certificate.", "type": "string", "pattern": "^/" }
           }
         },
+        "shell": {
+          "description": "The shell that runs -c strings (default /bin/sh); from the most trusted layer that names one; it must be owned by root and writable by no one else.",
+          "type": "string",
+          "pattern": "^/"
+        },
         "prompt": {
           "description": "The terminal prompt.",
           "type": "object",

@@ -63,6 +63,8 @@ public enum GateError: Error, Sendable {
     case spawn(SpawnError, Judgement)
     case sandbox(SandboxError)
     case usage(String)
+    /// The shell that would run a `-c` string is not owned by root or is writable by others.
+    case untrustedShell(String)
 }
 
 /// A command, judged: the action (as the deciding layer mapped it), the
@@ -119,9 +121,13 @@ public enum Gate {
         // What runs, and what the log shows: the command, or the shell with the string.
         let runArgv: [[UInt8]]
         if let shell = request.shell {
-            let shellPath = ShellGate.defaultShell
+            let shellPath = loaded.shell ?? ShellGate.defaultShell
             runArgv = ShellGate.shellArgv(shellPath, shell)
             do { executable = try ExecutableResolver.resolve(Array(shellPath.utf8), searchPath: nil) } catch { resolveError = error }
+            // The shell runs the string unjudged, so it must be a file the agent cannot have made.
+            if let st = try? executable?.descriptor.stat(), let problem = PolicyFiles.trustProblem(st, what: "the shell \(shellPath)") {
+                throw .untrustedShell(problem)
+            }
             (judgement, _) = try ShellGate.judge(
                 string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
                 agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))

@@ -84,6 +84,8 @@ enum Messages {
             }
         case .usage(let m):
             return (m, ExitStatus.usage)
+        case .untrustedShell(let why):
+            return ("refusing to run the string: \(why); set `shell:` in the policy to a root-owned shell", ExitStatus.configuration)
         }
     }
 

@@ -5,14 +5,7 @@ import Testing
 /// the kernel and judged, whatever started it (a shell, Python, make, a
 /// script on disk, xargs, find).
 @Suite struct InterceptionTests {
-    static let noDeleting = """
-        defaults: { risk_level: low, approval: auto }
-        rules:
-          - name: no-deleting
-            match: { type: file.delete }
-            risk_level: critical
-            approval: block
-        """
+    static let noDeleting = noDeletingPolicy
 
     func setUp(_ policy: String = noDeleting) -> (Sandbox, String) {
         let s = Sandbox()

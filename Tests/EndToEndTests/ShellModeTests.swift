@@ -4,14 +4,7 @@ import Testing
 /// aegis-exec as the agent's shell: `-c STRING` judged command by command,
 /// then run by /bin/sh.
 @Suite struct ShellModeTests {
-    static let noDeleting = """
-        defaults: { risk_level: low, approval: auto }
-        rules:
-          - name: no-deleting
-            match: { type: file.delete }
-            risk_level: critical
-            approval: block
-        """
+    static let noDeleting = noDeletingPolicy
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
@@ -166,5 +159,25 @@ import Testing
         let r = s.run("--policy", p, "-c", attempt, env: ["PATH": s.dir + "/bin:/usr/local/bin:/usr/bin:/bin"])
         #expect(r.status == 77, "\(attempt): \(r.stderr)")
         #expect(exists(s.dir + "/victim"), "\(attempt) deleted the file")
+    }
+}
+
+/// `shell:` names the shell that runs strings; one the agent could have
+/// written is refused.
+@Suite struct ShellSettingTests {
+    @Test func theShellComesFromThePolicyAndMustBeRootOwned() throws {
+        let s = Sandbox()
+        let bash = s.policy(noDeletingPolicy + "\nshell: /bin/bash\n", name: "bash.yaml")
+        let r = s.run("--policy", bash, "-c", "echo $BASH_VERSION | cut -c1")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "5\n")
+        #expect(s.sql("select json_extract(argv, '$[0]') from audit_log where parent_id is null") == ["/bin/bash"])
+
+        _ = s.write("fake-shell", "#!/bin/sh\nexec /bin/sh \"$@\"\n", mode: 0o777)
+        let fake = s.policy(noDeletingPolicy + "\nshell: \(s.dir)/fake-shell\n", name: "fake.yaml")
+        let f = s.run("--policy", fake, "-c", "echo hi")
+        #expect(f.status == 78)
+        #expect(f.stderr.contains("the shell \(s.dir)/fake-shell is writable by group or others"), "\(f.stderr)")
+        #expect(f.stdout.isEmpty)
     }
 }

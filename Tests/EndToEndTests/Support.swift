@@ -135,3 +135,13 @@ final class Results: @unchecked Sendable {
         set { lock.withLock { values[i] = newValue } }
     }
 }
+
+/// A policy that allows everything but deleting files, which it blocks.
+let noDeletingPolicy = """
+    defaults: { risk_level: low, approval: auto }
+    rules:
+      - name: no-deleting
+        match: { type: file.delete }
+        risk_level: critical
+        approval: block
+    """

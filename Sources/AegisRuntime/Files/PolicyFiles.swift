@@ -58,6 +58,9 @@ public struct LoadedPolicy: Sendable {
     /// shortest `remember` any file sets, since a longer one only loosens.
     public var prompt: PromptSettings
 
+    /// The shell for `-c` strings: the most trusted file that names one.
+    public var shell: String? { files.first { $0.shell != nil }?.shell }
+
     /// Layer names, most trusted first.
     public static let layerOrder = ["system", "user", "environment", "command line"]
 
