@@ -78,16 +78,29 @@ public struct Judgement: Sendable {
     public var decidingArgv: [[UInt8]]? = nil
 }
 
+/// The built-in mapping entries per program, for a supervisor that judges
+/// many execs of the same few programs.
+public final class BuiltinMappingCache {
+    var entries: [String: [CommandMapping.Entry]] = [:]
+    public init() {}
+    static func key(_ program: String, _ path: String?) -> String { program + "\u{0}" + (path ?? "") }
+}
+
 public enum Gate {
     /// Judges a command against every layer without running it.
     public static func judge(
         argv: [[UInt8]], cwd: String, resolvedPath: String?, policy: LoadedPolicy, agent: String?,
-        callerParams: JSONObject, at now: Instant
+        callerParams: JSONObject, at now: Instant, builtinCache: BuiltinMappingCache? = nil
     ) throws(GateError) -> Judgement {
         let command = CommandMapping.Command(argv: argv, cwd: cwd, resolvedPath: resolvedPath)
         let builtin: [CommandMapping.Entry]
         do {
-            builtin = try Builtin.commandMapping(program: command.programName, path: resolvedPath)
+            if let cached = builtinCache?.entries[BuiltinMappingCache.key(command.programName, resolvedPath)] {
+                builtin = cached
+            } else {
+                builtin = try Builtin.commandMapping(program: command.programName, path: resolvedPath)
+                builtinCache?.entries[BuiltinMappingCache.key(command.programName, resolvedPath)] = builtin
+            }
         } catch {
             throw .builtinMapping(error)
         }

@@ -16,6 +16,7 @@ final class NestedGate: @unchecked Sendable {  // used by the supervisor thread 
     let parentRow: Int64
     let auditPath: String
     private var store: AuditStore?
+    private let builtinCache = BuiltinMappingCache()
 
     init(loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String) {
         self.loaded = loaded
@@ -31,7 +32,8 @@ final class NestedGate: @unchecked Sendable {  // used by the supervisor thread 
         let argv = exec.argv.isEmpty ? [Array(exec.path.utf8)] : exec.argv
         let (seconds, micros) = ProcessInfo.now()
         guard let judgement = try? Gate.judge(argv: argv, cwd: exec.cwd, resolvedPath: resolved, policy: loaded, agent: agent,
-                                               callerParams: callerParams, at: Instant(unixSeconds: seconds)) else { return false }
+                                               callerParams: callerParams, at: Instant(unixSeconds: seconds),
+                                               builtinCache: builtinCache) else { return false }
         do {
             if store == nil { store = try AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
         } catch {

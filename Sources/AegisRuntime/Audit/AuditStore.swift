@@ -18,6 +18,9 @@ public final class AuditStore {
     let connection: SQLiteConnection
     public let path: String
     private var insertStatement: Statement?
+    // Prepared once per connection: a supervisor writes a row per nested exec.
+    private var lastHashStatement: Statement?
+    private var setHashStatement: Statement?
     /// Hashes of the rows this connection wrote, for chaining their outcomes.
     private var rowHashes: [Int64: String] = [:]
 
@@ -247,7 +250,11 @@ public final class AuditStore {
         }
         try connection.execute("BEGIN IMMEDIATE")
         do {
-            let last = try connection.prepare("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            if lastHashStatement == nil {
+                lastHashStatement = try connection.prepare("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            }
+            let last = lastHashStatement!
+            last.reset()
             let prev = try last.step() ? (last.text(0) ?? "") : ""
             // A statement left mid-row keeps a read open, and the checkpoint
             // after the commit could then not truncate the WAL.
@@ -279,8 +286,10 @@ public final class AuditStore {
                     status: r.resultStatus, error: r.resultError, humanDecision: nil,
                     exitStatus: r.exitStatus.map(Int64.init), signal: nil, durationMilliseconds: nil, finishedAt: nil)))
             }
-            try connection.prepare("UPDATE audit_log SET row_hash=?, outcome_hash=? WHERE id=?")
-                .run([.text(hash), outcomeHash, .int(id)])
+            if setHashStatement == nil {
+                setHashStatement = try connection.prepare("UPDATE audit_log SET row_hash=?, outcome_hash=? WHERE id=?")
+            }
+            try setHashStatement!.run([.text(hash), outcomeHash, .int(id)])
             try connection.execute("COMMIT")
             rowHashes[id] = hash
             return id
