@@ -53,14 +53,22 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         pthread_join(thread, nil)
         close(wake[0])
         close(wake[1])
-        close(listener)
+        if !listenerClosed { close(listener) }
     }
+
+    private var listenerClosed = false
 
     private func loop() {
         while true {
             var n = aegis_exec_notification()
             let r = aegis_notify_receive(listener, wake[0], &n, 1000)
-            if r < 0 { return }
+            if r < 0 {
+                // Unanswerable from here on: closing the listener makes the kernel
+                // fail the tree's execs instead of leaving them waiting forever.
+                close(listener)
+                listenerClosed = true
+                return
+            }
             if r == 0 {
                 var fds = [pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
                 if poll(&fds, 1, 0) > 0 { return }
@@ -81,10 +89,11 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
             _ = aegis_notify_respond(listener, n.id, 0, EPERM)
             return
         }
-        // A path that is not there or not executable: the kernel refuses it
-        // itself (shells try each PATH entry in turn); nothing to judge.
+        // A path that is not there or not executable (shells try each PATH
+        // entry in turn): answered with the kernel's own error rather than let
+        // through, so a file that appears in between is never run unjudged.
         guard access(exec.path, X_OK) == 0 else {
-            _ = aegis_notify_respond(listener, n.id, 1, 0)
+            _ = aegis_notify_respond(listener, n.id, 0, errno == ENOENT || errno == ENOTDIR ? errno : EACCES)
             return
         }
         let allowed = judge(exec)
