@@ -90,7 +90,7 @@ public enum Gate {
     /// Judges a command against every layer without running it.
     public static func judge(
         argv: [[UInt8]], cwd: String, resolvedPath: String?, policy: LoadedPolicy, agent: String?,
-        callerParams: JSONObject, at now: Instant, builtinCache: BuiltinMappingCache? = nil
+        callerParams: JSONObject, at now: Instant, builtinCache: BuiltinMappingCache? = nil, withSandbox: Bool = true
     ) throws(GateError) -> Judgement {
         let command = CommandMapping.Command(argv: argv, cwd: cwd, resolvedPath: resolvedPath)
         let builtin: [CommandMapping.Entry]
@@ -115,7 +115,8 @@ public enum Gate {
         let best = results.first { $0.layer == combined.layer } ?? results[0]
         let sandbox: EffectiveSandbox
         do {
-            sandbox = try EffectiveSandbox.combine(results.map(\.decision.sandbox))
+            // A nested exec runs in its command's sandbox; it has none of its own to compute.
+            sandbox = try EffectiveSandbox.combine(withSandbox ? results.map(\.decision.sandbox) : [])
         } catch {
             throw .sandbox(.unknownGroup(error.name))
         }
@@ -231,11 +232,14 @@ public enum Gate {
         let termination: Termination
         do {
             var intercept: (@Sendable (NestedExec) -> Bool)?
+            var nested: NestedGate?
             if judgement.sandbox.intercept {
-                let nested = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
+                let gate = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
                                         sessionID: request.sessionID, parentRow: row, auditPath: store.path)
-                intercept = { nested.decide($0) }
+                intercept = { gate.decide($0) }
+                nested = gate
             }
+            defer { nested?.finish() }
             termination = try Spawner.run(executable, argv: runArgv, environment: Spawner.currentEnvironment(settingParentRow: row),
                                           filters: filters, intercept: intercept)
         } catch {

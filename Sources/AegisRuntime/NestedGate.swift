@@ -8,7 +8,7 @@ import AegisPolicy
 /// the same policy, each audited as a child row of the command's row.
 ///
 /// MUST: an exec that cannot be judged or recorded is refused.
-final class NestedGate: @unchecked Sendable {  // used by the supervisor thread only
+public final class NestedGate: @unchecked Sendable {  // used by the supervisor thread only
     let loaded: LoadedPolicy
     let agent: String?
     let callerParams: JSONObject
@@ -17,8 +17,9 @@ final class NestedGate: @unchecked Sendable {  // used by the supervisor thread 
     let auditPath: String
     private var store: AuditStore?
     private let builtinCache = BuiltinMappingCache()
+    private lazy var user = ProcessInfo.userName()
 
-    init(loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String) {
+    public init(loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String) {
         self.loaded = loaded
         self.agent = agent
         self.callerParams = callerParams
@@ -27,15 +28,29 @@ final class NestedGate: @unchecked Sendable {  // used by the supervisor thread 
         self.auditPath = auditPath
     }
 
-    func decide(_ exec: NestedExec) -> Bool {
-        let resolved = (try? ExecutableResolver.resolve(Array(exec.path.utf8), searchPath: nil))?.path ?? exec.path
+    /// After the command: leave the write-ahead log short for the next command.
+    public func finish() {
+        store?.truncateLog()
+    }
+
+    /// The file's path with every link resolved, as the mapping wants it.
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    public func decide(_ exec: NestedExec) -> Bool {
+        let resolved = Self.realPath(exec.path) ?? exec.path
         let argv = exec.argv.isEmpty ? [Array(exec.path.utf8)] : exec.argv
         let (seconds, micros) = ProcessInfo.now()
         guard let judgement = try? Gate.judge(argv: argv, cwd: exec.cwd, resolvedPath: resolved, policy: loaded, agent: agent,
                                                callerParams: callerParams, at: Instant(unixSeconds: seconds),
-                                               builtinCache: builtinCache) else { return false }
+                                               builtinCache: builtinCache, withSandbox: false) else { return false }
         do {
-            if store == nil { store = try AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
+            if store == nil {
+                store = try AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal, walFrames: 256, reuseLog: true)
+            }
         } catch {
             return false
         }
@@ -44,7 +59,7 @@ final class NestedGate: @unchecked Sendable {  // used by the supervisor thread 
         var record = AuditStore.DecisionRecord(
             sessionID: sessionID, timestamp: ISO8601.format(unixSeconds: seconds, microseconds: micros), action: logged.action,
             decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(logged.argv),
-            cwd: exec.cwd, user: ProcessInfo.userName(), pid: exec.pid, executable: resolved,
+            cwd: exec.cwd, user: user, pid: exec.pid, executable: resolved,
             policyFiles: loaded.files.map(\.path), sandbox: "inherited", parentID: parentRow)
         switch judgement.decision.approval {
         case .auto:

@@ -13,12 +13,13 @@ static inline int aegis_sqlite_no_checkpoint_on_close(sqlite3 *db) {
 
 // Each gated command is a short-lived process with its own connection, and
 // WAL recovery on open reads every frame in the WAL; so keep the WAL short:
-// after a commit that leaves 64 frames or more, checkpoint and truncate it.
+// after a commit that leaves `frames` (64 for a command) or more, checkpoint
+// and truncate it. A supervisor writing a row per nested exec allows more
+// and truncates when it is done.
 // A busy checkpoint is skipped (a later commit retries); it waits briefly at
 // most, so an open reader never stalls a command.
-static int aegis_wal_hook(void *unused, sqlite3 *db, const char *name, int frames) {
-    (void)unused;
-    if (frames >= 64) {
+static int aegis_wal_hook(void *limit, sqlite3 *db, const char *name, int frames) {
+    if (frames >= (int)(long)limit) {
         sqlite3_busy_timeout(db, 50);
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, (int *)0, (int *)0);
         sqlite3_busy_timeout(db, 10000);
@@ -26,6 +27,24 @@ static int aegis_wal_hook(void *unused, sqlite3 *db, const char *name, int frame
     return SQLITE_OK;
 }
 
-static inline void aegis_sqlite_install_wal_hook(sqlite3 *db) {
-    sqlite3_wal_hook(db, aegis_wal_hook, (void *)0);
+// A supervisor's connection: checkpoint without truncating, so the next
+// commits rewrite the log's blocks from the start instead of growing the file
+// again (extending a file costs more than overwriting it).
+static int aegis_wal_hook_reuse(void *limit, sqlite3 *db, const char *name, int frames) {
+    if (frames >= (int)(long)limit) {
+        sqlite3_busy_timeout(db, 50);
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, (int *)0, (int *)0);
+        sqlite3_busy_timeout(db, 10000);
+    }
+    return SQLITE_OK;
+}
+
+static inline void aegis_sqlite_install_wal_hook(sqlite3 *db, int frames, int reuse) {
+    sqlite3_wal_hook(db, reuse ? aegis_wal_hook_reuse : aegis_wal_hook, (void *)(long)frames);
+}
+
+static inline void aegis_sqlite_truncate_wal(sqlite3 *db) {
+    sqlite3_busy_timeout(db, 50);
+    sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, (int *)0, (int *)0);
+    sqlite3_busy_timeout(db, 10000);
 }

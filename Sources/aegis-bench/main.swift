@@ -14,6 +14,24 @@ guard args.count >= 2 else {
     print("usage: aegis-bench POLICY [ITERATIONS] | aegis-bench --shell-corpus FILE [ROUNDS]")
     exit(2)
 }
+// aegis-bench --nested POLICY [N]: what the supervisor spends judging and
+// recording one nested exec of /bin/true, in-process (median of N).
+if args[1] == "--nested", args.count >= 3 {
+    let loaded = try PolicyFiles.load(PolicySources(explicit: [args[2]], environment: [:], systemPath: "/nonexistent/policy.yaml"))
+    let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
+    let path = "/tmp/aegis-bench-nested-\(getpid()).db"
+    defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+    let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench", parentRow: 1, auditPath: path)
+    let exec = NestedExec(pid: getpid(), path: "/bin/true", argv: [Array("/bin/true".utf8)], cwd: "/")
+    var times: [UInt64] = []
+    for _ in 0..<n {
+        let t0 = ProcessInfo.monotonicNanoseconds()
+        precondition(gate.decide(exec))
+        times.append(ProcessInfo.monotonicNanoseconds() - t0)
+    }
+    print("nested_decide_us=\(median(times))")
+    exit(0)
+}
 if args[1] == "--shell-corpus", args.count >= 3 {
     guard let fd = try? FileDescriptor.open(args[2], O_RDONLY), let bytes = try? fd.readAll(limit: 64 << 20) else {
         print("cannot read \(args[2])")

@@ -31,7 +31,12 @@ public final class AuditStore {
     }
 
     /// Opens (creating if needed) the store at `path`.
-    public init(path: String, synchronous: AuditSettings.Synchronous = .normal) throws(OpenError) {
+    /// `walFrames`: the write-ahead log is checkpointed once a commit leaves
+    /// this many frames, and truncated too unless `reuseLog` (a long-lived
+    /// writer, which truncates with `truncateLog()` when done).
+    public init(
+        path: String, synchronous: AuditSettings.Synchronous = .normal, walFrames: Int32 = 64, reuseLog: Bool = false
+    ) throws(OpenError) {
         self.path = path
         try AuditStore.makeParentDirectory(of: path)
         // New database files (and their -wal/-shm) are created private.
@@ -42,7 +47,7 @@ public final class AuditStore {
             connection = try SQLiteConnection(path: path, flags: SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             sqlite3_busy_timeout(connection.db, 10_000)
             _ = aegis_sqlite_no_checkpoint_on_close(connection.db)
-            aegis_sqlite_install_wal_hook(connection.db)
+            aegis_sqlite_install_wal_hook(connection.db, walFrames, reuseLog ? 1 : 0)
             try connection.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL")")
             version = try connection.intPragma("user_version")
         } catch {
@@ -186,6 +191,11 @@ public final class AuditStore {
             INSERT INTO grants (key, session_id, matched_rule, granted_at, expires_at, granted_by, audit_id)
             VALUES (?,?,?,?,?,?,?)
             """).run([.text(key), .text(sessionID), .text(rule), .int(grantedAt), .int(expiresAt), .text(grantedBy), .int(auditRow)])
+    }
+
+    /// Checkpoints and truncates the write-ahead log (a busy one is left for later).
+    public func truncateLog() {
+        aegis_sqlite_truncate_wal(connection.db)
     }
 
     /// Records who decided before the command runs, so a gate killed while

@@ -11,6 +11,13 @@ public struct NestedExec: Sendable {
     public var path: String
     public var argv: [[UInt8]]
     public var cwd: String
+
+    public init(pid: Int32, path: String, argv: [[UInt8]], cwd: String) {
+        self.pid = pid
+        self.path = path
+        self.argv = argv
+        self.cwd = cwd
+    }
 }
 
 /// The supervisor of a command run with interception: a thread that answers
