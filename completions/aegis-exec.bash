@@ -194,7 +194,7 @@ _aegis-exec_init() {
     # Offer option value completions
     case "${prev}" in
     '--template')
-        __aegis-exec_add_completions -W 'default'$'\n''coding-agent'$'\n''read-only'$'\n''ci'$'\n''devops'$'\n''data-pipeline'
+        __aegis-exec_add_completions -W 'default'$'\n''coding-agent'$'\n''read-only'$'\n''ci'$'\n''devops'$'\n''data-pipeline'$'\n''financial'$'\n''crm'$'\n''ecommerce'$'\n''healthcare'$'\n''support'$'\n''browser'
         return
         ;;
     esac

@@ -107,7 +107,7 @@ complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_positiona
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_positional "aegis-exec" -eq 1' -fa 'audit' -d 'Show, export and verify the audit log.'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_positional "aegis-exec" -eq 1' -fa 'stats' -d 'Per rule: decisions, results and median run time.'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_positional "aegis-exec" -eq 1' -fa 'help' -d 'Show subcommand help information.'
-complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec init" template' -l 'template' -d 'The template to start from.' -rfka 'default coding-agent read-only ci devops data-pipeline'
+complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec init" template' -l 'template' -d 'The template to start from.' -rfka 'default coding-agent read-only ci devops data-pipeline financial crm ecommerce healthcare support browser'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec init" list' -l 'list' -d 'List the templates and exit.'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_positional "aegis-exec init" -eq 1' -F
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec init" version' -l 'version' -d 'Show the version.'

@@ -108,6 +108,12 @@ public enum Builtin {
         ("ci", String(decoding: PackageResources.ci_yaml, as: UTF8.self)),
         ("devops", String(decoding: PackageResources.devops_yaml, as: UTF8.self)),
         ("data-pipeline", String(decoding: PackageResources.data_pipeline_yaml, as: UTF8.self)),
+        ("financial", String(decoding: PackageResources.financial_yaml, as: UTF8.self)),
+        ("crm", String(decoding: PackageResources.crm_yaml, as: UTF8.self)),
+        ("ecommerce", String(decoding: PackageResources.ecommerce_yaml, as: UTF8.self)),
+        ("healthcare", String(decoding: PackageResources.healthcare_yaml, as: UTF8.self)),
+        ("support", String(decoding: PackageResources.support_yaml, as: UTF8.self)),
+        ("browser", String(decoding: PackageResources.browser_yaml, as: UTF8.self)),
     ]
 }
 

@@ -188,7 +188,7 @@ import Testing
         let s = Sandbox()
         let dir = repoRoot.appendingPathComponent("policies").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") && $0 != "commands.yaml" }
-        #expect(files.count == 6)
+        #expect(files.count == 12)
         for f in files {
             let text = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
             #expect(text.contains("examples:"), "\(f) has no examples")
