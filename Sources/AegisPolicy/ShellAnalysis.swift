@@ -20,10 +20,18 @@ public struct ShellAnalysis: Sendable {
     public var analyzable: Bool { items.allSatisfy { $0.unknowable == nil } }
 
     public static let maxWrapping = 16
+    /// More commands than this in one string are not judged one by one (each
+    /// costs a judgement): the string is then unanalyzable as a whole.
+    public static let maxCommands = 10_000
 
     public static func analyze(_ source: [UInt8]) throws(ShellSyntaxError) -> ShellAnalysis {
         var a = Analyzer()
         try a.script(source, via: [], depth: 0)
+        if a.items.count > maxCommands {
+            let why = "the string has \(a.items.count) commands, more than the \(maxCommands) judged one by one"
+            return ShellAnalysis(items: [Item(argv: [Array(source.prefix(200))], via: [], unknowable: why, context: .direct)],
+                                 functions: a.functions)
+        }
         return ShellAnalysis(items: a.items, functions: a.functions)
     }
 

@@ -151,3 +151,21 @@ import Testing
         #expect(try ShellAnalysis.analyze("bash ./build.sh").analyzable)
     }
 }
+
+@Suite struct ShellLimitsTests {
+    /// A string of more commands than are judged one by one is one unanalyzable item.
+    @Test func tooManyCommandsIsUnanalyzable() throws {
+        let huge = String(repeating: "true;", count: 12_000)
+        let a = try ShellAnalysis.analyze(huge)
+        #expect(a.items.count == 1)
+        #expect(a.items[0].unknowable?.contains("12000 commands") == true)
+        #expect(try ShellAnalysis.analyze(String(repeating: "true;", count: 10_000)).analyzable)
+    }
+
+    /// Bytes that are not UTF-8 are kept exactly in the words.
+    @Test func invalidUTF8IsKeptExactly() throws {
+        let bytes: [UInt8] = Array("rm ".utf8) + [0xff, 0xfe] + Array(" x".utf8)
+        let c = try ShellSyntax.parse(bytes).commands[0]
+        #expect(c.words.map(\.bytes) == [Array("rm".utf8), [0xff, 0xfe], Array("x".utf8)])
+    }
+}
