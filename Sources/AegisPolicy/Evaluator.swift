@@ -50,12 +50,17 @@ public struct EvaluationError: Error, Sendable, Equatable {
 public enum Evaluator {
     /// Judges an action against one layer: the first rule whose match and
     /// conditions all hold decides; none gives the layer's defaults.
+    /// `traced` records why each rule did or did not decide (for explain);
+    /// the gate does without, since building those reasons costs more than
+    /// matching the rules.
     public static func evaluate(
-        _ action: Action, policy: Policy, at now: Instant, layer: String = "policy"
+        _ action: Action, policy: Policy, at now: Instant, layer: String = "policy", traced: Bool = true
     ) throws(EvaluationError) -> Decision {
         var trace: [RuleTrace] = []
         for rule in policy.rules {
-            if let miss = matchFailure(rule.match, action) {
+            if !traced {
+                if !matchHolds(rule.match, action) { continue }
+            } else if let miss = matchFailure(rule.match, action) {
                 trace.append(RuleTrace(rule: rule.name, layer: layer, matched: false, reason: miss))
                 continue
             }
@@ -66,20 +71,33 @@ public enum Evaluator {
                 throw EvaluationError(rule: rule.name, location: rule.location, message: error.message)
             }
             if let failed {
-                trace.append(RuleTrace(rule: rule.name, layer: layer, matched: false, reason: failed))
+                if traced { trace.append(RuleTrace(rule: rule.name, layer: layer, matched: false, reason: failed)) }
                 continue
             }
-            let why = rule.conditions.isEmpty ? "match holds" : "match and all conditions hold"
-            trace.append(RuleTrace(rule: rule.name, layer: layer, matched: true, reason: why))
+            if traced {
+                let why = rule.conditions.isEmpty ? "match holds" : "match and all conditions hold"
+                trace.append(RuleTrace(rule: rule.name, layer: layer, matched: true, reason: why))
+            }
             return Decision(riskLevel: rule.riskLevel, approval: rule.approval, rule: rule.name, layer: layer,
                             ruleLocation: rule.location, trace: trace,
                             sandbox: rule.sandbox.map { $0.over(policy.defaults.sandbox) } ?? policy.defaults.sandbox)
         }
-        trace.append(RuleTrace(rule: Decision.defaultRuleName, layer: layer, matched: true,
-                               reason: "no rule matched; defaults apply"))
+        if traced {
+            trace.append(RuleTrace(rule: Decision.defaultRuleName, layer: layer, matched: true,
+                                   reason: "no rule matched; defaults apply"))
+        }
         return Decision(riskLevel: policy.defaults.riskLevel, approval: policy.defaults.approval,
                         rule: Decision.defaultRuleName, layer: layer, ruleLocation: nil, trace: trace,
                         sandbox: policy.defaults.sandbox)
+    }
+
+    /// `matchFailure(m, a) == nil`, without building the reason.
+    static func matchHolds(_ m: Match, _ a: Action) -> Bool {
+        if let g = m.type, !g.matches(a.type) { return false }
+        if let g = m.target, !g.matches(a.target) { return false }
+        if let g = m.agent, !g.matches(a.agent ?? "") { return false }
+        if m.program != nil || m.args != nil { return matchFailure(m, a) == nil }
+        return true
     }
 
     static func matchFailure(_ m: Match, _ a: Action) -> String? {
@@ -256,14 +274,14 @@ public struct LayeredPolicy: Sendable {
     /// trusted layer cannot rename a command to dodge a stricter layer's rule.
     public func judge(
         _ command: CommandMapping.Command, builtinMapping: [CommandMapping.Entry],
-        agent: String?, callerParams: JSONObject, at now: Instant
+        agent: String?, callerParams: JSONObject, at now: Instant, traced: Bool = true
     ) throws(EvaluationError) -> [(layer: String, action: Action, decision: Decision)] {
         var results: [(String, Action, Decision)] = []
         var trustedEntries: [CommandMapping.Entry] = []
         for layer in layers {
             let entries = layer.policy.commands + trustedEntries + builtinMapping
             let (action, _) = CommandMapping.action(for: command, entries: entries, agent: agent, callerParams: callerParams)
-            let d = try Evaluator.evaluate(action, policy: layer.policy, at: now, layer: layer.name)
+            let d = try Evaluator.evaluate(action, policy: layer.policy, at: now, layer: layer.name, traced: traced)
             results.append((layer.name, action, d))
             trustedEntries += layer.policy.commands
         }

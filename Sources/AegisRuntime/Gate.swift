@@ -90,7 +90,8 @@ public enum Gate {
     /// Judges a command against every layer without running it.
     public static func judge(
         argv: [[UInt8]], cwd: String, resolvedPath: String?, policy: LoadedPolicy, agent: String?,
-        callerParams: JSONObject, at now: Instant, builtinCache: BuiltinMappingCache? = nil, withSandbox: Bool = true
+        callerParams: JSONObject, at now: Instant, builtinCache: BuiltinMappingCache? = nil, withSandbox: Bool = true,
+        traced: Bool = false
     ) throws(GateError) -> Judgement {
         let command = CommandMapping.Command(argv: argv, cwd: cwd, resolvedPath: resolvedPath)
         let builtin: [CommandMapping.Entry]
@@ -106,7 +107,8 @@ public enum Gate {
         }
         let results: [(layer: String, action: Action, decision: Decision)]
         do {
-            results = try policy.layered.judge(command, builtinMapping: builtin, agent: agent, callerParams: callerParams, at: now)
+            results = try policy.layered.judge(command, builtinMapping: builtin, agent: agent, callerParams: callerParams, at: now,
+                                               traced: traced)
         } catch {
             throw .policy(.evaluation(error))
         }

@@ -114,7 +114,7 @@ public enum ShellGate {
         for layer in policy.layered.layers {
             var d: Decision
             do {
-                d = try Evaluator.evaluate(action, policy: layer.policy, at: now, layer: layer.name)
+                d = try Evaluator.evaluate(action, policy: layer.policy, at: now, layer: layer.name, traced: false)
             } catch {
                 throw .policy(.evaluation(error))
             }

@@ -275,7 +275,8 @@ struct Explain: ParsableCommand {
         let judgement: Judgement
         do {
             judgement = try Gate.judge(argv: argv, cwd: ProcessInfo.currentDirectory(), resolvedPath: resolved?.path,
-                                       policy: loaded, agent: gate.agent ?? env["AEGIS_AGENT"], callerParams: params, at: now)
+                                       policy: loaded, agent: gate.agent ?? env["AEGIS_AGENT"], callerParams: params, at: now,
+                                       traced: true)
         } catch {
             let (m, s) = Messages.failure(error, argv: argv)
             Messages.printError(m)
