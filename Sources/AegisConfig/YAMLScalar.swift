@@ -51,7 +51,7 @@ enum YAMLScalar {
             guard s.allSatisfy({ ("0"..."7").contains($0) || $0 == "_" }) else { return nil }
             return parse(s.dropFirst(), radix: 8)
         }
-        if s.contains(":") {
+        if s.utf8.contains(0x3A) {
             guard isSexagesimal(s, fractional: false) else { return nil }
             var v: Int64 = 0
             for part in s.split(separator: ":") {
@@ -82,10 +82,10 @@ enum YAMLScalar {
 
     /// YAML 1.1 floats as PyYAML reads them: a '.' is required (`1e3` is a string).
     static func double(_ text: String) -> Double? {
-        guard text.contains(".") else { return nil }
+        guard text.utf8.contains(0x2E) else { return nil }
         var s = Substring(text)
         if let c = s.first, c == "-" || c == "+" { s = s.dropFirst() }
-        if s.contains(":") { return nil }  // base-60 floats: too rare to matter; read as strings
+        if s.utf8.contains(0x3A) { return nil }  // base-60 floats: too rare to matter; read as strings
         let mantissaEnd = s.firstIndex(where: { $0 == "e" || $0 == "E" }) ?? s.endIndex
         let mantissa = s[..<mantissaEnd]
         guard mantissa.allSatisfy({ ("0"..."9").contains($0) || $0 == "_" || $0 == "." }),

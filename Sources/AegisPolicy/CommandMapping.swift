@@ -130,7 +130,7 @@ public enum CommandMapping {
         // binaries such as busybox are known only by that name).
         var passes: [(Entry) -> Bool] = [{ programMatches($0.program, program: program, path: command.resolvedPath) }]
         if let path = command.resolvedPath, basename(path) != program {
-            passes.insert({ $0.program.pattern.contains("/") ? $0.program.matches(path) : $0.program.matches(basename(path)) }, at: 0)
+            passes.insert({ $0.program.pattern.utf8.contains(0x2F) ? $0.program.matches(path) : $0.program.matches(basename(path)) }, at: 0)
         }
         for matches in passes {
             for entry in entries where matches(entry) {
@@ -175,7 +175,7 @@ public enum CommandMapping {
     ]
 
     public static func programMatches(_ glob: Glob, program: String, path: String?) -> Bool {
-        if glob.pattern.contains("/") {
+        if glob.pattern.utf8.contains(0x2F) {
             return path.map(glob.matches) ?? false
         }
         return glob.matches(program) || (path.map { glob.matches(basename($0)) } ?? false)

@@ -20,7 +20,7 @@ public struct Redactor: Sendable {
         if n.isEmpty { return false }
         for word in ["password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey",
                      "signingkey", "encryptionkey", "masterkey", "credential", "authorization", "cookie", "sessionid"]
-            where n.contains(word) {
+            where n.containsText(word) {
             return true
         }
         return ["pass", "pwd", "key", "auth", "oauth", "basicauth"].contains(n)
@@ -41,7 +41,7 @@ public struct Redactor: Sendable {
                 continue
             }
             out.append(redact(word: w))
-            if w.hasPrefix("-"), !w.contains("="), Redactor.isSecretName(String(w.drop(while: { $0 == "-" }))) {
+            if w.hasPrefix("-"), !w.utf8.contains(0x3D), Redactor.isSecretName(String(w.drop(while: { $0 == "-" }))) {
                 hideNext = true
             }
         }
@@ -60,12 +60,12 @@ public struct Redactor: Sendable {
         // NAME=value and --name=value.
         if let eq = w.firstIndex(of: "="), eq != w.startIndex {
             let name = String(w[..<eq].drop(while: { $0 == "-" }))
-            if !name.contains("/"), !name.contains(" "), Redactor.isSecretName(name) {
+            if !name.utf8.contains(0x2F), !name.utf8.contains(0x20), Redactor.isSecretName(name) {
                 return String(w[...eq]) + Redactor.marker
             }
         }
         // Words inside a longer string (a header given as one argument, a URL, args joined).
-        if w.contains(" ") {
+        if w.utf8.contains(0x20) {
             var parts = w.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             for i in parts.indices {
                 let lower = parts[i].lowercased()
@@ -130,7 +130,7 @@ public struct Redactor: Sendable {
 
     public static func scrub(_ s: String, _ fragments: [String]) -> String {
         var out = s
-        for f in fragments where out.contains(f) { out = out.replacingAll(f, with: marker) }
+        for f in fragments where out.containsText(f) { out = out.replacingAll(f, with: marker) }
         return out
     }
 
@@ -139,7 +139,7 @@ public struct Redactor: Sendable {
         var out = s
         if let scheme = out.range(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@") {
             let userinfo = out[scheme.upperBound..<at]
-            if let colon = userinfo.firstIndex(of: ":"), !userinfo.contains("/") {
+            if let colon = userinfo.firstIndex(of: ":"), !userinfo.utf8.contains(0x2F) {
                 out.replaceSubrange(out.index(after: colon)..<at, with: Redactor.marker)
             }
         }
@@ -188,7 +188,7 @@ public struct Redactor: Sendable {
     /// Tokens recognisable by their shape, wherever they stand (on bytes:
     /// every shape is ASCII).
     func redactKnownTokens(_ s: String) -> String {
-        if s.contains("-----BEGIN") && s.contains("PRIVATE KEY") { return Redactor.marker }
+        if s.containsText("-----BEGIN") && s.containsText("PRIVATE KEY") { return Redactor.marker }
         let bytes = Array(s.utf8)
         var out: [UInt8] = []
         var changed = false
@@ -239,6 +239,21 @@ extension String {
             }
         }
         return out
+    }
+
+    /// Substring search on the UTF-8 bytes. The standard library's
+    /// `contains(_: StringProtocol)` builds a search table whose generic
+    /// metadata costs a conformance scan at the first call, on every command.
+    func containsText(_ needle: String) -> Bool {
+        let h = Array(utf8), n = Array(needle.utf8)
+        guard !n.isEmpty else { return true }
+        guard h.count >= n.count else { return false }
+        for i in 0...(h.count - n.count) where h[i] == n[0] {
+            var k = 1
+            while k < n.count && h[i + k] == n[k] { k += 1 }
+            if k == n.count { return true }
+        }
+        return false
     }
 
     func range(of needle: String) -> Range<String.Index>? {
