@@ -24,8 +24,9 @@ public struct ShellAnalysis: Sendable {
     /// costs a judgement): the string is then unanalyzable as a whole.
     public static let maxCommands = 10_000
 
-    public static func analyze(_ source: [UInt8]) throws(ShellSyntaxError) -> ShellAnalysis {
+    public static func analyze(_ source: [UInt8], dialect: ShellDialect = .posix) throws(ShellSyntaxError) -> ShellAnalysis {
         var a = Analyzer()
+        a.dialect = dialect
         try a.script(source, via: [], depth: 0)
         if a.items.count > maxCommands {
             let why = "the string has \(a.items.count) commands, more than the \(maxCommands) judged one by one"
@@ -35,14 +36,16 @@ public struct ShellAnalysis: Sendable {
         return ShellAnalysis(items: a.items, functions: a.functions)
     }
 
-    public static func analyze(_ source: String) throws(ShellSyntaxError) -> ShellAnalysis {
-        try analyze(Array(source.utf8))
+    public static func analyze(_ source: String, dialect: ShellDialect = .posix) throws(ShellSyntaxError) -> ShellAnalysis {
+        try analyze(Array(source.utf8), dialect: dialect)
     }
 }
 
 struct Analyzer {
     var items: [ShellAnalysis.Item] = []
     var functions: [String] = []
+    /// The grammar of the shell that runs the string being read.
+    var dialect: ShellDialect = .posix
 
     typealias Word = ShellWord
 
@@ -51,7 +54,7 @@ struct Analyzer {
             items.append(.init(argv: [source], via: via, unknowable: "commands nested more than \(ShellAnalysis.maxWrapping) levels deep", context: .direct))
             return
         }
-        let parsed = try ShellSyntax.parse(source)
+        let parsed = try ShellSyntax.parse(source, dialect: dialect)
         functions += parsed.functions
         for c in parsed.commands {
             // Files a redirection writes are judged as writes (`tee FILE`).
@@ -292,6 +295,9 @@ struct Analyzer {
         }
         if hasC {
             guard let s = script else { return }
+            let saved = dialect
+            dialect = ["bash", "zsh", "ksh", "mksh"].contains(name) ? .bash : .posix
+            defer { dialect = saved }
             try shellString(s, via: via.dropLast() + ["\(name) -c"], context: context, depth: depth, what: "\(name) -c")
         } else if script == nil {
             markUnknowable("\(name) reads its commands from standard input")

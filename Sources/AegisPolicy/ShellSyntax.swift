@@ -69,27 +69,140 @@ public struct ShellSyntaxError: Error, Equatable, Sendable, CustomStringConverti
     public var description: String { "at byte \(offset): \(message)" }
 }
 
+/// Which shell's grammar: POSIX (dash, /bin/sh) or bash. They differ where
+/// it matters: in dash `((x))` is two subshells, `[[` a program name, `$'`
+/// a dollar sign and a quote, and `&>` a background job and a redirection.
+public enum ShellDialect: Sendable, Equatable {
+    case posix
+    case bash
+
+    /// The dialect of the shell at `path`: bash for bash, POSIX for the rest.
+    public static func of(shell path: String) -> ShellDialect {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return name == "bash" ? .bash : .posix
+    }
+}
+
 public enum ShellSyntax {
     public static let maxDepth = 100
 
-    public static func parse(_ source: [UInt8]) throws(ShellSyntaxError) -> ShellScript {
-        var p = ShellParser(bytes: source)
+    public static func parse(_ source: [UInt8], dialect: ShellDialect = .posix) throws(ShellSyntaxError) -> ShellScript {
+        var p = ShellParser(bytes: removingLineContinuations(source), dialect: dialect)
         try p.parseProgram()
         return ShellScript(commands: p.commands, functions: p.functions)
     }
 
-    public static func parse(_ source: String) throws(ShellSyntaxError) -> ShellScript {
-        try parse(Array(source.utf8))
+    public static func parse(_ source: String, dialect: ShellDialect = .posix) throws(ShellSyntaxError) -> ShellScript {
+        try parse(Array(source.utf8), dialect: dialect)
+    }
+
+    /// Backslash-newline is removed before the shell tokenizes, everywhere but
+    /// in single quotes, comments and the bodies of quoted here-documents: so
+    /// `i\⏎f`, `&\⏎&` and `$\⏎(cmd)` read as `if`, `&&` and `$(cmd)`.
+    static func removingLineContinuations(_ b: [UInt8]) -> [UInt8] {
+        guard b.contains(0x0A), b.contains(0x5C) else { return b }
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        var inSingle = false, inDouble = false
+        var pendingDocs: [(delimiter: [UInt8], quoted: Bool, strip: Bool)] = []
+        func wordStart() -> Bool {
+            guard let last = out.last else { return true }
+            return ShellParser.isMeta(last)
+        }
+        while i < b.count {
+            let c = b[i]
+            if inSingle {
+                out.append(c)
+                if c == 0x27 { inSingle = false }
+                i += 1
+                continue
+            }
+            if c == 0x5C && i + 1 < b.count && b[i + 1] == 0x0A {
+                i += 2
+                continue
+            }
+            if c == 0x5C && i + 1 < b.count {
+                out += [c, b[i + 1]]
+                i += 2
+                continue
+            }
+            if inDouble {
+                if c == 0x22 { inDouble = false }
+                out.append(c)
+                i += 1
+                continue
+            }
+            switch c {
+            case 0x27:
+                inSingle = true
+            case 0x22:
+                inDouble = true
+            case 0x23 where wordStart():
+                // A comment runs to the end of the line, untouched.
+                while i < b.count && b[i] != 0x0A { out.append(b[i]); i += 1 }
+                continue
+            case 0x3C where i + 1 < b.count && b[i + 1] == 0x3C && !(i + 2 < b.count && b[i + 2] == 0x3C):
+                // A here-document: note its delimiter for the end of the line.
+                out += [0x3C, 0x3C]
+                i += 2
+                var strip = false
+                if i < b.count && b[i] == 0x2D { strip = true; out.append(0x2D); i += 1 }
+                while i < b.count && (b[i] == 0x20 || b[i] == 0x09) { out.append(b[i]); i += 1 }
+                var delimiter: [UInt8] = []
+                var quoted = false
+                while i < b.count && !ShellParser.isMeta(b[i]) {
+                    let d = b[i]
+                    if d == 0x27 || d == 0x22 || d == 0x5C { quoted = true } else { delimiter.append(d) }
+                    out.append(d)
+                    i += 1
+                }
+                pendingDocs.append((delimiter, quoted, strip))
+                continue
+            case 0x0A where !pendingDocs.isEmpty:
+                out.append(c)
+                i += 1
+                // The bodies follow: a quoted one is copied as it is.
+                for doc in pendingDocs {
+                    while i < b.count {
+                        var end = i
+                        while end < b.count && b[end] != 0x0A { end += 1 }
+                        var line = b[i..<end]
+                        if doc.strip { while line.first == 0x09 { line = line.dropFirst() } }
+                        let body = Array(b[i..<min(end + 1, b.count)])
+                        i = min(end + 1, b.count)
+                        if Array(line) == doc.delimiter {
+                            out += body
+                            break
+                        }
+                        if doc.quoted {
+                            out += body
+                        } else {
+                            out += removingLineContinuations(body)
+                        }
+                    }
+                }
+                pendingDocs = []
+                continue
+            default:
+                break
+            }
+            out.append(c)
+            i += 1
+        }
+        return out
     }
 
     static let reserved: Set<String> = [
-        "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "select",
-        "in", "{", "}", "!", "function", "[[", "]]", "time",
+        "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "in", "{", "}", "!",
     ]
+    /// Reserved only in bash; in dash these are ordinary words (programs).
+    static let bashReserved: Set<String> = ["select", "function", "[[", "]]", "time"]
 }
 
 struct ShellParser {
     let b: [UInt8]
+    let bash: Bool
     var i = 0
     var depth = 0
     var commands: [ShellCommand] = []
@@ -97,7 +210,10 @@ struct ShellParser {
     var context: ShellCommand.Context = .direct
     var pendingHereDocs: [(delimiter: [UInt8], stripTabs: Bool, expands: Bool)] = []
 
-    init(bytes: [UInt8]) { b = bytes }
+    init(bytes: [UInt8], dialect: ShellDialect = .posix) {
+        b = bytes
+        bash = dialect == .bash
+    }
 
     // MARK: characters
 
@@ -150,10 +266,11 @@ struct ShellParser {
         ";;&", "&>>", "<<-", "<<<", "&&", "||", ";;", ";&", "|&", "&>", ">>", "<<", "<>", "<&", ">&", ">|",
         ";", "&", "|", "(", ")", "<", ">",
     ]
+    static let bashOperators: Set<String> = [";;&", "&>>", "<<<", ";&", "|&", "&>"]
 
     func peekOperator() -> String? {
         guard let c = peek(), ShellParser.isMeta(c), c != 0x20, c != 0x09, c != 0x0A else { return nil }
-        return ShellParser.operators.first { at($0) }
+        return ShellParser.operators.first { at($0) && (bash || !ShellParser.bashOperators.contains($0)) }
     }
 
     /// The reserved word at the cursor, if the next word is one (unquoted,
@@ -167,7 +284,7 @@ struct ShellParser {
         }
         guard j > i else { return nil }
         let w = String(decoding: b[i..<j], as: UTF8.self)
-        return ShellSyntax.reserved.contains(w) ? w : nil
+        return ShellSyntax.reserved.contains(w) || (bash && ShellSyntax.bashReserved.contains(w)) ? w : nil
     }
 
     mutating func expectReserved(_ w: String) throws(ShellSyntaxError) {
@@ -260,7 +377,7 @@ struct ShellParser {
         try enter()
         defer { depth -= 1 }
         skipBlanks()
-        if at("((") {
+        if bash && at("((") {
             try readArithmetic(open: 2)
             try parseRedirections()
             return
@@ -340,7 +457,7 @@ struct ShellParser {
 
     mutating func parseFor() throws(ShellSyntaxError) {
         skipBlanks()
-        if at("((") {
+        if bash && at("((") {
             try readArithmetic(open: 2)
         } else {
             guard let name = try readWord(), name.isStatic else { throw fail("expected a variable name after 'for'") }
@@ -440,7 +557,7 @@ struct ShellParser {
             return nil
         }
         // `<(` and `>(` are process substitutions, read as words.
-        if (op == "<" || op == ">") && peek(1) == 0x28 {
+        if bash && (op == "<" || op == ">") && peek(1) == 0x28 {
             i = start
             return nil
         }
@@ -466,7 +583,7 @@ struct ShellParser {
             }
             if let op = peekOperator() {
                 // A process substitution is a word; every other operator ends the command.
-                if !((op == "<" || op == ">") && peek(1) == 0x28) { break }
+                if !(bash && (op == "<" || op == ">") && peek(1) == 0x28) { break }
             }
             guard let word = try readWord(allowAssignmentArray: cmd.words.isEmpty) else { break }
             if cmd.words.isEmpty && isAssignment(word) {
@@ -513,14 +630,14 @@ struct ShellParser {
         while let c = peek() {
             if ShellParser.isMeta(c) {
                 // Process substitution <(…) / >(…) inside or as a word.
-                if (c == 0x3C || c == 0x3E) && peek(1) == 0x28 {
+                if bash && (c == 0x3C || c == 0x3E) && peek(1) == 0x28 {
                     i += 2
                     try parseSubstitutionBody(close: 0x29)
                     isStatic = false
                     continue
                 }
                 // NAME=( … ): a bash array assignment.
-                if c == 0x28 && allowAssignmentArray && out.last == 0x3D && isStatic {
+                if bash && c == 0x28 && allowAssignmentArray && out.last == 0x3D && isStatic {
                     try skipBalanced()
                     isStatic = false
                     continue
@@ -554,11 +671,11 @@ struct ShellParser {
                 try readBackquoted()
                 isStatic = false
             case 0x24:  // $
-                if peek(1) == 0x27 {
+                if bash && peek(1) == 0x27 {
                     quoted = true
                     i += 2
                     try readANSIC(into: &out)
-                } else if peek(1) == 0x22 {
+                } else if bash && peek(1) == 0x22 {
                     quoted = true
                     i += 2
                     if !(try readDoubleQuoted(into: &out)) { isStatic = false }
@@ -669,7 +786,7 @@ struct ShellParser {
     mutating func parseNested(_ text: [UInt8], context ctx: ShellCommand.Context) throws(ShellSyntaxError) {
         try enter()
         defer { depth -= 1 }
-        var sub = ShellParser(bytes: text)
+        var sub = ShellParser(bytes: text, dialect: bash ? .bash : .posix)
         sub.depth = depth
         sub.context = ctx
         do {
@@ -692,10 +809,8 @@ struct ShellParser {
                 depthHere -= 1
                 if depthHere == 0 { return }
             case 0x5C: i += 2
-            case 0x27:
-                i += 1
-                guard let end = b[i...].firstIndex(of: 0x27) else { throw fail("unterminated single quote") }
-                i = end + 1
+            // Single quotes are not quoting here: inside "${…}" dash takes them
+            // literally and runs a $(…) between them, so every $(…) is parsed.
             case 0x22:
                 i += 1
                 var scratch: [UInt8] = []
@@ -806,7 +921,7 @@ struct ShellParser {
     /// Finds the substitutions in text read like the inside of "…" (an
     /// unquoted here-document) and parses them.
     mutating func scanExpansions(_ text: [UInt8]) throws(ShellSyntaxError) {
-        var sub = ShellParser(bytes: text)
+        var sub = ShellParser(bytes: text, dialect: bash ? .bash : .posix)
         sub.depth = depth
         sub.context = .hereDocument
         while let c = sub.peek() {

@@ -146,7 +146,8 @@ public enum Gate {
             }
             (judgement, _) = try ShellGate.judge(
                 string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
-                agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
+                agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds),
+                dialect: ShellDialect.of(shell: shellPath))
         } else {
             runArgv = request.argv
             do {

@@ -44,11 +44,11 @@ public enum ShellGate {
     /// the deciding command's, with all of them listed in its params.
     public static func judge(
         string: [UInt8], cwd: String, searchPath: String?, policy: LoadedPolicy, agent: String?,
-        callerParams: JSONObject, at now: Instant
+        callerParams: JSONObject, at now: Instant, dialect: ShellDialect = .posix
     ) throws(GateError) -> (Judgement, [ShellCommandJudgement]) {
         var found: [(argv: [[UInt8]], via: [String], unknowable: String?)]
         do {
-            let analysis = try ShellAnalysis.analyze(string)
+            let analysis = try ShellAnalysis.analyze(string, dialect: dialect)
             found = analysis.items.map { ($0.argv, $0.via, $0.unknowable) }
         } catch {
             found = [([string], [], "the string cannot be parsed (\(error.message) at byte \(error.offset))")]

@@ -44,14 +44,14 @@ if args[1] == "--shell-corpus", args.count >= 3 {
     for _ in 0..<rounds {
         parsed = 0
         let t0 = ProcessInfo.monotonicNanoseconds()
-        for line in lines where (try? ShellSyntax.parse(line)) != nil { parsed += 1 }
+        for line in lines where (try? ShellSyntax.parse(line, dialect: .bash)) != nil { parsed += 1 }
         best = min(best, ProcessInfo.monotonicNanoseconds() - t0)
     }
     var bestAnalysis = UInt64.max
     for _ in 0..<rounds {
         analyzed = 0
         let t0 = ProcessInfo.monotonicNanoseconds()
-        for line in lines where (try? ShellAnalysis.analyze(line)) != nil { analyzed += 1 }
+        for line in lines where (try? ShellAnalysis.analyze(line, dialect: .bash)) != nil { analyzed += 1 }
         bestAnalysis = min(bestAnalysis, ProcessInfo.monotonicNanoseconds() - t0)
     }
     let perSecond = Double(lines.count) / (Double(best) / 1e9)

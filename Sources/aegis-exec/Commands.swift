@@ -316,7 +316,8 @@ struct Explain: ParsableCommand {
         let judged: (Judgement, [ShellCommandJudgement])
         do {
             judged = try ShellGate.judge(string: string, cwd: ProcessInfo.currentDirectory(), searchPath: env["PATH"], policy: loaded,
-                                         agent: gate.agent ?? env["AEGIS_AGENT"], callerParams: params, at: now)
+                                         agent: gate.agent ?? env["AEGIS_AGENT"], callerParams: params, at: now,
+                                         dialect: ShellDialect.of(shell: loaded.shell ?? ShellGate.defaultShell))
         } catch {
             let (m, s) = Messages.failure(error, argv: [string])
             Messages.printError(m)

@@ -24,7 +24,7 @@ import Testing
         var weAcceptBashRejects: [String] = []
         for (k, line) in lines.enumerated() {
             var why: String?
-            do { _ = try ShellSyntax.parse(line) } catch { why = error.description }
+            do { _ = try ShellSyntax.parse(line, dialect: .bash) } catch { why = error.description }
             let ok = why == nil
             let bashOK = !bashRejects.contains(k + 1)
             // bash -n does not parse the text between backquotes (it does so only

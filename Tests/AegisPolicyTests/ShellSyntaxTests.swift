@@ -3,9 +3,10 @@ import Testing
 @testable import AegisPolicy
 
 @Suite struct ShellSyntaxTests {
-    /// The commands a string would run, as words (dynamic words as source).
+    /// The commands a string would run, as words (dynamic words as source),
+    /// read as bash reads it (the corpus test compares this grammar with bash).
     func commands(_ s: String) throws -> [String] {
-        try ShellSyntax.parse(s).commands.map { $0.words.map(\.text).joined(separator: " ") }
+        try ShellSyntax.parse(s, dialect: .bash).commands.map { $0.words.map(\.text).joined(separator: " ") }
     }
 
     func items(_ s: String) throws -> [String] {
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func redirectionsAreKept() throws {
-        let c = try ShellSyntax.parse("sort < in 2>>err >| out &> all").commands[0]
+        let c = try ShellSyntax.parse("sort < in 2>>err >| out &> all", dialect: .bash).commands[0]
         #expect(c.redirections.map(\.op) == ["<", ">>", ">|", "&>"])
         #expect(c.redirections.map(\.target.text) == ["in", "err", "out", "all"])
         #expect(c.redirections[1].fd == 2)
@@ -98,7 +99,7 @@ import Testing
         ("nice -n 10 ionice -c3 rm x", ["nice -n 10 ionice -c3 rm x", "ionice -c3 rm x", "rm x"]),
         ("nohup timeout -s KILL 5 rm x", ["nohup timeout -s KILL 5 rm x", "timeout -s KILL 5 rm x", "rm x"]),
         ("stdbuf -oL setsid -f rm x", ["stdbuf -oL setsid -f rm x", "setsid -f rm x", "rm x"]),
-        ("time -p rm x", ["rm x"]),
+        ("time -p rm x", ["time -p rm x", "rm x"]),  // in dash, time is a program
         ("/usr/bin/time -o t rm x", ["/usr/bin/time -o t rm x", "rm x"]),
         ("flock /tmp/l rm x", ["flock /tmp/l rm x", "rm x"]),
         ("flock -w 3 /tmp/l -c 'rm x'", ["flock -w 3 /tmp/l -c rm x", "rm x"]),
@@ -144,6 +145,25 @@ import Testing
         let a = try ShellAnalysis.analyze(source)
         #expect(!a.analyzable)
         #expect(a.items.contains { $0.unknowable?.contains(why) == true }, "\(a.items)")
+    }
+
+    /// Where dash and bash read a string differently, the gate reads it as
+    /// the shell that will run it (dash for /bin/sh) does.
+    @Test(arguments: [
+        ("((echo x >>~/.bashrc))", ["echo x", "tee ~/.bashrc"]),           // two subshells in dash
+        ("[[ ; . ./p.sh ; ]]", [". ./p.sh ?"]),                           // [[ is a program name in dash
+        ("echo $'\\' ; eval \"$P\" ; echo '\\'", ["eval \"$P\" ?"]),   // no $'...' in dash
+        ("true &>/dev/null . ./p.sh", [". ./p.sh ?"]),                    // & then >
+        ("echo \"${x:-'$(id)'}\"", ["id"]),                                // quotes inside \"${…}\" are literal
+        ("echo \"$\\\n(id)\"", ["id"]),                                   // a line continuation after $
+        ("i\\\nf true; t\\\nhen rm x; f\\\ni", ["rm x"]),                 // and inside reserved words
+        ("# comment \\\nrm x", ["rm x"]),                                  // a comment does not continue
+        ("cat <<'E'\nx\\\nE\nrm y", ["rm y"]),                               // nor a quoted here-document
+    ])
+    func posixReadsAsDashDoes(_ source: String, _ expected: [String]) throws {
+        let got = try items(source)
+        for e in expected { #expect(got.contains(e), "\(source): \(got)") }
+        #expect(!got.contains { $0.hasPrefix("if ") || $0.hasPrefix("then ") }, "\(got)")
     }
 
     @Test func analyzableWhenEveryProgramIsKnown() throws {
