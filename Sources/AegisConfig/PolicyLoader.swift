@@ -406,6 +406,12 @@ struct Reader {
             error(mark(urlNode), "approver.url uses plain http to \(url.host), which is not loopback; use https, or set `allow_http: true` if the network path is trusted")
             return
         }
+        // Without TLS nothing proves who answers: on loopback any local process
+        // that binds the port while the approver is down could say yes.
+        if url.scheme == "http" && s.secretFile == nil {
+            error(mark(urlNode), "approver.url uses plain http, so it needs `secret_file:` (answers must be signed)")
+            return
+        }
         s.url = url
         s.location = location(n)
         approver = s

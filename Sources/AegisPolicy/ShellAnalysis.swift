@@ -61,6 +61,15 @@ struct Analyzer {
             for r in c.redirections where r.writesFile && r.target.bytes != Array("/dev/null".utf8) {
                 items.append(.init(argv: [Array("tee".utf8), r.target.bytes], via: via + ["redirection \(r.op)"], unknowable: nil, context: c.context))
             }
+            // Variables that change what a name runs, or what runs first:
+            // the program judged would not be the program that runs.
+            let assigned = c.assignments + (c.words.first.map { ["export", "readonly", "declare", "typeset", "local"].contains($0.text) } == true
+                ? Array(c.words.dropFirst()) : [])
+            if let risky = assigned.first(where: { Self.changesWhatRuns($0) }) {
+                items.append(.init(argv: c.words.map(\.bytes).isEmpty ? [risky.bytes] : c.words.map(\.bytes), via: via,
+                                   unknowable: "it sets \(String(decoding: risky.bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run",
+                                   context: c.context))
+            }
             if !c.words.isEmpty { try command(c.words, via: via, context: c.context, depth: depth) }
         }
     }
@@ -118,13 +127,14 @@ struct Analyzer {
         case "builtin", "nohup":
             if !rest.isEmpty { try command(rest, via: inner, context: context, depth: depth + 1) }
         case "alias":
-            for w in rest {
-                guard let eq = w.bytes.firstIndex(of: 0x3D) else { continue }
-                let value = Word(bytes: Array(w.bytes[(eq + 1)...]), isStatic: w.isStatic, quoted: w.quoted)
-                try shellString(value, via: inner, context: context, depth: depth, what: "an alias")
+            // dash expands aliases even in a -c string: a later word may run
+            // the alias's text with the words after it (alias x=eval).
+            if rest.contains(where: { $0.bytes.contains(0x3D) }) {
+                markUnknowable("an alias makes a later command name run something else")
             }
         case "trap":
-            if let action = rest.first, !(action.isStatic && action.bytes.first == 0x2D), rest.count >= 2 {
+            let args = rest.first?.text == "--" ? Array(rest.dropFirst()) : rest
+            if let action = args.first, !(action.isStatic && action.bytes.first == 0x2D), args.count >= 2 {
                 try shellString(action, via: inner, context: context, depth: depth, what: "a trap")
             }
         case "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox":
@@ -144,6 +154,12 @@ struct Analyzer {
                 try wrapped(rest, spec: spec, via: inner, context: context, depth: depth)
             }
         }
+    }
+
+    static func changesWhatRuns(_ w: Word) -> Bool {
+        let name = String(decoding: w.bytes.prefix { $0 != 0x3D && $0 != 0x2B }, as: UTF8.self)
+        return ["PATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS"].contains(name)
+            || name.hasPrefix("LD_") || name.hasPrefix("BASH_FUNC_")
     }
 
     mutating func markUnknowable(_ why: String) {

@@ -14,6 +14,9 @@ public struct ShellWord: Sendable, Equatable {
     public var isStatic: Bool
     /// Some part was quoted or escaped (so `'if'` is not a reserved word).
     public var quoted: Bool
+    /// How many leading bytes of `bytes` were unquoted: `"x=1"` is a word,
+    /// not an assignment.
+    public var unquotedPrefix = Int.max
 
     public init(_ text: String, isStatic: Bool = true, quoted: Bool = false) {
         bytes = Array(text.utf8)
@@ -611,7 +614,7 @@ struct ShellParser {
     }
 
     func isAssignment(_ w: ShellWord) -> Bool {
-        guard let eq = w.bytes.firstIndex(of: 0x3D), eq > 0 else { return false }
+        guard let eq = w.bytes.firstIndex(of: 0x3D), eq > 0, eq < w.unquotedPrefix else { return false }
         var name = w.bytes[..<eq]
         if name.last == 0x2B { name = name.dropLast() }  // NAME+=
         guard let first = name.first, !(first >= 0x30 && first <= 0x39) else { return false }
@@ -627,7 +630,11 @@ struct ShellParser {
         var out: [UInt8] = []
         var isStatic = true
         var quoted = false
+        var firstQuote: Int?
         while let c = peek() {
+            if firstQuote == nil && (c == 0x5C || c == 0x27 || c == 0x22 || (c == 0x24 && (peek(1) == 0x27 || peek(1) == 0x22))) {
+                firstQuote = out.count
+            }
             if ShellParser.isMeta(c) {
                 // Process substitution <(…) / >(…) inside or as a word.
                 if bash && (c == 0x3C || c == 0x3E) && peek(1) == 0x28 {
@@ -691,7 +698,9 @@ struct ShellParser {
             }
         }
         guard i > start else { return nil }
-        return ShellWord(bytes: isStatic ? out : Array(b[start..<i]), isStatic: isStatic, quoted: quoted)
+        var word = ShellWord(bytes: isStatic ? out : Array(b[start..<i]), isStatic: isStatic, quoted: quoted)
+        word.unquotedPrefix = firstQuote ?? Int.max
+        return word
     }
 
     /// Inside "…": returns false if an expansion made the value dynamic.

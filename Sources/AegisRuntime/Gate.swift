@@ -140,9 +140,22 @@ public enum Gate {
             let shellPath = loaded.shell ?? ShellGate.defaultShell
             runArgv = ShellGate.shellArgv(shellPath, shell)
             do { executable = try ExecutableResolver.resolve(Array(shellPath.utf8), searchPath: nil) } catch { resolveError = error }
-            // The shell runs the string unjudged, so it must be a file the agent cannot have made.
-            if let st = try? executable?.descriptor.stat(), let problem = PolicyFiles.trustProblem(st, what: "the shell \(shellPath)") {
-                throw .untrustedShell(problem)
+            // The shell runs the string unjudged: it must be a shell (the string is
+            // judged as shell code), and a file the agent cannot have made.
+            let known = ["sh", "dash", "bash", "ash", "ksh", "mksh", "zsh", "posh", "yash"]
+            guard known.contains(String(shellPath.split(separator: "/").last ?? "")) else {
+                throw .untrustedShell("the shell \(shellPath) is not one of \(known.joined(separator: ", "))")
+            }
+            if let executable {
+                do {
+                    if let problem = PolicyFiles.trustProblem(try executable.descriptor.stat(), what: "the shell \(shellPath)") {
+                        throw GateError.untrustedShell(problem)
+                    }
+                } catch let e as GateError {
+                    throw e
+                } catch {
+                    throw .untrustedShell("cannot check the shell \(shellPath): \(error)")
+                }
             }
             (judgement, _) = try ShellGate.judge(
                 string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
@@ -243,7 +256,8 @@ public enum Gate {
                 nested = gate
             }
             defer { nested?.finish() }
-            termination = try Spawner.run(executable, argv: runArgv, environment: Spawner.currentEnvironment(settingParentRow: row),
+            termination = try Spawner.run(executable, argv: runArgv,
+                                          environment: Spawner.currentEnvironment(settingParentRow: row, forShell: request.shell != nil),
                                           filters: filters, intercept: intercept)
         } catch {
             let (status, reason, exit): (String, String, Int32)

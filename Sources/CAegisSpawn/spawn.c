@@ -42,8 +42,13 @@ static void supervised_set(sigset_t *set) {
     sigaddset(set, SIGCHLD);
 }
 
-// execve and execveat (and their x32 numbers) go to the supervisor; all else passes.
+// execve and execveat (and their x32 numbers) go to the supervisor; all else
+// passes. A call made in another architecture's ABI (int 0x80 on x86-64 is
+// i386, whose execve is 11) is refused: its numbers are not these.
 static struct sock_filter notify_program[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 4, 0),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 3, 0),
@@ -113,7 +118,7 @@ static void become_command(const aegis_spawn_request *req, const sigset_t *old, 
     if (e == 0 && req->intercept) {                                        // 4
         struct sock_fprog prog = {sizeof notify_program / sizeof notify_program[0], notify_program};
         int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-        if (lfd < 0 && errno == EBUSY) {
+        if (lfd < 0 && errno == EBUSY && req->outer_supervised) {
             // A supervisor above already has a listener on this process tree
             // (a gate inside a gated command): the kernel allows one per
             // tree, and that supervisor judges this command's execs.

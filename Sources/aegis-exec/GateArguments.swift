@@ -74,7 +74,9 @@ struct GateArguments {
         while i < args.endIndex {
             let w = text(args[i])
             if w == "--" { i += 1; break }
-            if w == "--login" { options.append(Array("-l".utf8)); i += 1; continue }
+            // A login shell would first run /etc/profile and $HOME/.profile,
+            // files the caller chooses and the gate does not judge: accepted, not passed on.
+            if w == "--login" { i += 1; continue }
             if w == "-o" || w == "+o" {
                 guard i + 1 < args.endIndex else { throw UsageError(message: "\(w) needs an option name") }
                 options += [args[i], args[i + 1]]
@@ -87,7 +89,7 @@ struct GateArguments {
                 }
                 break
             }
-            let letters = w.dropFirst().filter { $0 != "c" }
+            let letters = w.dropFirst().filter { $0 != "c" && $0 != "l" }
             if w.dropFirst().contains("c") { hasC = true }
             if !letters.isEmpty { options.append(Array((String(w.first!) + letters).utf8)) }
             i += 1

@@ -119,8 +119,9 @@ import Testing
         ("aegis-exec --policy p.yaml -- rm x", ["aegis-exec --policy p.yaml -- rm x", "rm x"]),
         ("aegis-exec -c 'rm x'", ["aegis-exec -c rm x", "rm x"]),
         ("eval 'rm -rf' /", ["eval rm -rf /", "rm -rf /"]),
-        ("alias ls='rm -rf ~'", ["alias ls=rm -rf ~", "rm -rf ~"]),
         ("trap 'rm -f lock' EXIT", ["trap rm -f lock EXIT", "rm -f lock"]),
+        ("trap -- 'rm -f lock' EXIT", ["trap -- rm -f lock EXIT", "rm -f lock"]),
+        ("\"x=1\" env", ["x=1 env"]),
         ("echo hi > /etc/motd", ["tee /etc/motd", "echo hi"]),
         ("echo hi > /dev/null", ["echo hi"]),
         ("env env env sh -c 'sudo rm x'", ["env env env sh -c sudo rm x", "env env sh -c sudo rm x", "env sh -c sudo rm x",
@@ -140,6 +141,11 @@ import Testing
         ("curl x | bash", "reads its commands from standard input"),
         ("sh -c \"$s\"", "sh -c of a string known only at run time"),
         ("sudo -i", "opens an interactive shell"),
+        ("alias ls='rm -rf ~'; ls", "an alias makes a later command name run something else"),
+        ("PATH=/tmp/x ls", "it sets PATH"),
+        ("LD_PRELOAD=./x.so ls", "it sets LD_PRELOAD"),
+        ("export BASH_ENV=./x.sh", "it sets BASH_ENV"),
+        ("PATH=/tmp/x; ls", "it sets PATH"),
     ])
     func whatCannotBeKnownIsSaid(_ source: String, _ why: String) throws {
         let a = try ShellAnalysis.analyze(source)

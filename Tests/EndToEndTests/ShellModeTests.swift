@@ -173,11 +173,41 @@ import Testing
         #expect(r.stdout == "5\n")
         #expect(s.sql("select json_extract(argv, '$[0]') from audit_log where parent_id is null") == ["/bin/bash"])
 
-        _ = s.write("fake-shell", "#!/bin/sh\nexec /bin/sh \"$@\"\n", mode: 0o777)
-        let fake = s.policy(noDeletingPolicy + "\nshell: \(s.dir)/fake-shell\n", name: "fake.yaml")
+        try FileManager.default.createDirectory(atPath: s.dir + "/bin", withIntermediateDirectories: true)
+        _ = s.write("bin/sh", "#!/bin/sh\nexec /bin/sh \"$@\"\n", mode: 0o777)
+        let fake = s.policy(noDeletingPolicy + "\nshell: \(s.dir)/bin/sh\n", name: "fake.yaml")
         let f = s.run("--policy", fake, "-c", "echo hi")
         #expect(f.status == 78)
-        #expect(f.stderr.contains("the shell \(s.dir)/fake-shell is writable by group or others"), "\(f.stderr)")
+        #expect(f.stderr.contains("the shell \(s.dir)/bin/sh is writable by group or others"), "\(f.stderr)")
         #expect(f.stdout.isEmpty)
+
+        // Not a shell at all: the string would not be read as shell code.
+        let python = s.policy(noDeletingPolicy + "\nshell: /usr/bin/python3\n", name: "python.yaml")
+        let py = s.run("--policy", python, "-c", "print(1)")
+        #expect(py.status == 78)
+        #expect(py.stderr.contains("is not one of sh, dash, bash"), "\(py.stderr)")
+    }
+}
+
+/// Files and variables that would make the shell run code before the string
+/// (code no one judged) are not honoured.
+@Suite struct ShellStartupTests {
+    @Test func loginProfilesBashEnvAndImportedFunctionsDoNotRun() throws {
+        let s = Sandbox()
+        _ = s.write(".profile", "touch \(s.dir)/profile-ran\n")
+        let p = s.policy(noDeletingPolicy)
+        #expect(s.run("--policy", p, "-l", "-c", "true").status == 0)
+        #expect(s.run("--policy", p, "--login", "-c", "true").status == 0)
+        #expect(!FileManager.default.fileExists(atPath: s.dir + "/profile-ran"))
+
+        _ = s.write("env.sh", "touch \(s.dir)/bash-env-ran\n")
+        let bash = s.policy(noDeletingPolicy + "\nshell: /bin/bash\n", name: "bash.yaml")
+        let r = s.run("--policy", bash, "-c", "true", env: [
+            "BASH_ENV": s.dir + "/env.sh", "ENV": s.dir + "/env.sh", "BASH_FUNC_true%%": "() { touch \(s.dir)/function-ran; }",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        for ran in ["bash-env-ran", "function-ran"] {
+            #expect(!FileManager.default.fileExists(atPath: s.dir + "/" + ran), "\(ran)")
+        }
     }
 }

@@ -54,6 +54,7 @@ public enum CurlTransport {
             silent
             show-error
             include
+            globoff
             proto = "=http,https"
             noproxy = "*"
             max-filesize = \(maxResponse)

@@ -42,24 +42,43 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         self.judge = judge
     }
 
-    func start() {
-        _ = pipe(&wake)
+    private var started = false
+
+    /// Starts the supervisor thread; false if it could not be (then the
+    /// listener is closed, and every exec in the tree fails: fail closed).
+    func start() -> Bool {
+        guard pipe(&wake) == 0 else {
+            close(listener)
+            listenerClosed = true
+            return false
+        }
+        for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let box = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { ctx in
+        let rc = pthread_create(&thread, nil, { ctx in
             let s = Unmanaged<ExecSupervisor>.fromOpaque(ctx!).takeRetainedValue()
             s.loop()
             return nil
         }, box)
+        guard rc == 0 else {
+            Unmanaged<ExecSupervisor>.fromOpaque(box).release()
+            close(listener)
+            listenerClosed = true
+            return false
+        }
+        started = true
+        return true
     }
 
     /// Stops answering and waits for the thread; execs still to come in a
     /// tree that outlives the command then fail (the listener is closed).
     func stop() {
-        var b: UInt8 = 1
-        _ = write(wake[1], &b, 1)
-        pthread_join(thread, nil)
-        close(wake[0])
-        close(wake[1])
+        if started {
+            var b: UInt8 = 1
+            _ = write(wake[1], &b, 1)
+            pthread_join(thread, nil)
+        }
+        if wake[0] >= 0 { close(wake[0]) }
+        if wake[1] >= 0 { close(wake[1]) }
         if !listenerClosed { close(listener) }
     }
 

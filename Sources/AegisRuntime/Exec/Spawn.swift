@@ -78,7 +78,8 @@ public enum Spawner {
                             exec_fd: exe.descriptor.raw, script_path: scriptPath,
                             argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
                             filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
-                            filter_count: Int32(filters.count), intercept: intercept == nil ? 0 : 1)
+                            filter_count: Int32(filters.count), intercept: intercept == nil ? 0 : 1,
+                            outer_supervised: getenv(parentRowVariable) != nil ? 1 : 0)
                         if intercept != nil { return aegis_spawn_intercepted(&req, &childErrno, &listener, &resultPipe) }
                         return aegis_spawn(&req, &childErrno)
                     }
@@ -97,7 +98,7 @@ public enum Spawner {
         }
         // The command's first exec waits on the supervisor: start it, then learn how the exec went.
         let supervisor = ExecSupervisor(listener: listener, childPID: pid, judge: intercept)
-        supervisor.start()
+        _ = supervisor.start()  // if it cannot start, its listener is closed and the exec fails
         if aegis_spawn_result(pid, resultPipe, &childErrno) != 0 {
             supervisor.stop()
             throw failure()
@@ -117,13 +118,18 @@ public enum Spawner {
 
     /// The current environment as raw `NAME=value` byte strings, unchanged but
     /// for the parent-row variable, set to this command's row.
-    public static func currentEnvironment(settingParentRow row: Int64) -> [[UInt8]] {
+    /// For a shell running a judged string (`forShell`), the variables that
+    /// make it run other code first are left out: BASH_ENV and ENV (a file
+    /// it sources) and BASH_FUNC_* (functions bash imports, which can replace
+    /// any command name).
+    public static func currentEnvironment(settingParentRow row: Int64, forShell: Bool = false) -> [[UInt8]] {
         let prefix = Array((parentRowVariable + "=").utf8)
+        let dropped = ["BASH_ENV=", "ENV=", "BASH_FUNC_"].map { Array($0.utf8) }
         var out: [[UInt8]] = []
         var p = environ
         while let entry = p.pointee {
             let bytes = Array(UnsafeRawBufferPointer(start: entry, count: strlen(entry)))
-            if !bytes.starts(with: prefix) { out.append(bytes) }
+            if !bytes.starts(with: prefix) && !(forShell && dropped.contains { bytes.starts(with: $0) }) { out.append(bytes) }
             p += 1
         }
         out.append(prefix + Array(String(row).utf8))

@@ -21,6 +21,11 @@ typedef struct {
     /// Load, last, a user-notification filter on execve/execveat whose
     /// listener the supervisor reads (see aegis_spawn_intercepted).
     int intercept;
+    /// The gate runs inside a gated command, whose supervisor already has the
+    /// tree's one listener: EBUSY then means "judged from above". Otherwise
+    /// EBUSY (some other supervisor) fails the start: interception is never
+    /// silently off.
+    int outer_supervised;
 } aegis_spawn_request;
 
 /// Starts the command. Returns its pid, or -1 with *child_errno set to why the
