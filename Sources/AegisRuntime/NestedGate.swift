@@ -34,15 +34,28 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
     }
 
     /// The file's path with every link resolved, as the mapping wants it.
-    static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
+    static func realPath(_ path: [UInt8]) -> String? {
+        let c = path.map { CChar(bitPattern: $0) } + [0]
+        guard let p = realpath(c, nil) else { return nil }
         defer { free(p) }
-        return String(cString: p)
+        let bytes = Array(UnsafeRawBufferPointer(start: p, count: strlen(p)))
+        // A path that is not UTF-8 cannot be shown or matched faithfully as text.
+        guard UTF8Validation.isValid(bytes) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func sameFile(_ named: [UInt8], _ resolved: String) -> Bool {
+        var a = stat(), b = stat()
+        let c = named.map { CChar(bitPattern: $0) } + [0]
+        guard stat(c, &a) == 0, stat(resolved, &b) == 0 else { return false }
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
     public func decide(_ exec: NestedExec) -> Bool {
-        let resolved = Self.realPath(exec.path) ?? exec.path
-        let argv = exec.argv.isEmpty ? [Array(exec.path.utf8)] : exec.argv
+        // The file judged must be the file named: a name that resolves to
+        // another file (a deleted or anonymous one, or one swapped meanwhile) is refused.
+        guard let resolved = Self.realPath(exec.path), Self.sameFile(exec.path, resolved) else { return false }
+        let argv = exec.argv.isEmpty ? [exec.path] : exec.argv
         let (seconds, micros) = ProcessInfo.now()
         guard let judgement = try? Gate.judge(argv: argv, cwd: exec.cwd, resolvedPath: resolved, policy: loaded, agent: agent,
                                                callerParams: callerParams, at: Instant(unixSeconds: seconds),

@@ -22,7 +22,7 @@ if args[1] == "--nested", args.count >= 3 {
     let path = "/tmp/aegis-bench-nested-\(getpid()).db"
     defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
     let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench", parentRow: 1, auditPath: path)
-    let exec = NestedExec(pid: getpid(), path: "/bin/true", argv: [Array("/bin/true".utf8)], cwd: "/")
+    let exec = NestedExec(pid: getpid(), path: Array("/bin/true".utf8), argv: [Array("/bin/true".utf8)], cwd: "/")
     var times: [UInt64] = []
     for _ in 0..<n {
         let t0 = ProcessInfo.monotonicNanoseconds()

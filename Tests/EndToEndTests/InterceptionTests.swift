@@ -53,6 +53,10 @@ import Testing
         ["sh", "-c", "echo victim | xargs rm"],
         ["env", "rm", "victim"],
         ["nice", "timeout", "5", "rm", "victim"],
+        // Names that mean "this process" are resolved in the process, not the supervisor.
+        ["sh", "-c", "exec 3</bin/rm; /dev/fd/3 victim"],
+        ["sh", "-c", "exec 3</bin/rm; /proc/self/fd/3 victim"],
+        ["sh", "-c", "cd /bin && ./rm \"$OLDPWD\"/victim"],
     ])
     func wrappersReachingABlockedProgram(_ command: [String]) {
         let (s, p) = setUp()

@@ -7,16 +7,32 @@ import CAegisSpawn
 /// the stopped process.
 public struct NestedExec: Sendable {
     public var pid: Int32
-    /// The file being exec'd, as an absolute path (not yet resolved).
-    public var path: String
+    /// The file being exec'd, as the supervisor can open it: absolute, with
+    /// anything relative to the process (its cwd, its descriptors,
+    /// /proc/self, /dev/fd) made relative to /proc/PID. Exact bytes.
+    public var path: [UInt8]
     public var argv: [[UInt8]]
     public var cwd: String
 
-    public init(pid: Int32, path: String, argv: [[UInt8]], cwd: String) {
+    public init(pid: Int32, path: [UInt8], argv: [[UInt8]], cwd: String) {
         self.pid = pid
         self.path = path
         self.argv = argv
         self.cwd = cwd
+    }
+
+    /// Names that mean "this process" to the process and something else to
+    /// the supervisor, rewritten to the process's own /proc directory.
+    static func inProcess(_ path: [UInt8], pid: Int32) -> [UInt8] {
+        let proc = Array("/proc/\(pid)/".utf8)
+        for (prefix, replacement) in [("/proc/self/", proc), ("/proc/thread-self/", proc), ("/dev/fd/", proc + Array("fd/".utf8))] {
+            let p = Array(prefix.utf8)
+            if path.starts(with: p) { return replacement + path.dropFirst(p.count) }
+        }
+        for (name, fd) in [("/dev/stdin", "0"), ("/dev/stdout", "1"), ("/dev/stderr", "2")] where path == Array(name.utf8) {
+            return proc + Array("fd/\(fd)".utf8)
+        }
+        return path
     }
 }
 
@@ -118,7 +134,10 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         // A path that is not there or not executable (shells try each PATH
         // entry in turn): answered with the kernel's own error rather than let
         // through, so a file that appears in between is never run unjudged.
-        guard access(exec.path, X_OK) == 0 else {
+        let executable = exec.path.withUnsafeBufferPointer { b in
+            b.withMemoryRebound(to: CChar.self) { Array($0) + [0] }
+        }
+        guard access(executable, X_OK) == 0 else {
             _ = aegis_notify_respond(listener, n.id, 0, errno == ENOENT || errno == ENOTDIR ? errno : EACCES)
             return
         }
@@ -153,13 +172,14 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
             p += 8
         }
         guard let cwd = link("/proc/\(n.pid)/cwd") else { return nil }
-        let path = String(decoding: pathBytes, as: UTF8.self)
-        let absolute: String
-        if path.hasPrefix("/") {
-            absolute = path
+        // Relative names are resolved through the process's own cwd and
+        // descriptors, never through paths read back as text.
+        let absolute: [UInt8]
+        if pathBytes.first == 0x2F {
+            absolute = NestedExec.inProcess(pathBytes, pid: n.pid)
         } else {
-            guard let base = dirfd == AT_FDCWD ? cwd : link("/proc/\(n.pid)/fd/\(dirfd)") else { return nil }
-            absolute = path.isEmpty ? base : base + "/" + path
+            let base = Array((dirfd == AT_FDCWD ? "/proc/\(n.pid)/cwd" : "/proc/\(n.pid)/fd/\(dirfd)").utf8)
+            absolute = pathBytes.isEmpty ? base : base + [0x2F] + pathBytes
         }
         return NestedExec(pid: n.pid, path: absolute, argv: argv, cwd: cwd)
     }
