@@ -72,6 +72,14 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
         profiles.compactMap { if case .file(let p) = $0 { p } else { nil } }
     }
 
+    /// Whether running under `self` gives everything `other` asks for: its
+    /// denials, its network restriction, its profile files. A nested exec
+    /// runs in its command's sandbox, so one that asks for more is refused.
+    public func covers(_ other: EffectiveSandbox) -> Bool {
+        other.denied.isSubset(of: denied) && (!other.noNetwork || noNetwork)
+            && Set(other.profileFiles).isSubset(of: Set(profileFiles)) && (!other.hardened || hardened)
+    }
+
     public var isNone: Bool { !hardened && denied.isEmpty && !noNetwork && profileFiles.isEmpty }
 
     /// Whether a filter of the built-in kind is needed (besides profile files).

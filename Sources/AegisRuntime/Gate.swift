@@ -251,7 +251,8 @@ public enum Gate {
             var nested: NestedGate?
             if judgement.sandbox.intercept {
                 let gate = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
-                                        sessionID: request.sessionID, parentRow: row, auditPath: store.path)
+                                      sessionID: request.sessionID, parentRow: row, auditPath: store.path,
+                                      inherited: judgement.sandbox)
                 intercept = { gate.decide($0) }
                 nested = gate
             }

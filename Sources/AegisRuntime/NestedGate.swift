@@ -15,11 +15,17 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
     let sessionID: String
     let parentRow: Int64
     let auditPath: String
+    /// The sandbox every process of the command runs under.
+    let inherited: EffectiveSandbox
     private var store: AuditStore?
     private let builtinCache = BuiltinMappingCache()
     private lazy var user = ProcessInfo.userName()
 
-    public init(loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String) {
+    public init(
+        loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String,
+        inherited: EffectiveSandbox
+    ) {
+        self.inherited = inherited
         self.loaded = loaded
         self.agent = agent
         self.callerParams = callerParams
@@ -59,7 +65,7 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         let (seconds, micros) = ProcessInfo.now()
         guard let judgement = try? Gate.judge(argv: argv, cwd: exec.cwd, resolvedPath: resolved, policy: loaded, agent: agent,
                                                callerParams: callerParams, at: Instant(unixSeconds: seconds),
-                                               builtinCache: builtinCache, withSandbox: false) else { return false }
+                                               builtinCache: builtinCache) else { return false }
         do {
             if store == nil {
                 store = try AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal, walFrames: 256, reuseLog: true)
@@ -74,6 +80,14 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
             decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(logged.argv),
             cwd: exec.cwd, user: user, pid: exec.pid, executable: resolved,
             policyFiles: loaded.files.map(\.path), sandbox: "inherited", parentID: parentRow)
+        // It cannot get a sandbox of its own: one that asks for more than its
+        // command runs under is refused.
+        if judgement.decision.approval != .block && !inherited.covers(judgement.sandbox) {
+            record.resultStatus = "blocked"
+            record.resultError = "needs the sandbox \(judgement.sandbox), stricter than its command's (\(inherited))"
+            _ = try? store.record(record)
+            return false
+        }
         switch judgement.decision.approval {
         case .auto:
             record.resultStatus = "allowed"

@@ -21,7 +21,8 @@ if args[1] == "--nested", args.count >= 3 {
     let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
     let path = "/tmp/aegis-bench-nested-\(getpid()).db"
     defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
-    let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench", parentRow: 1, auditPath: path)
+    let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench", parentRow: 1, auditPath: path,
+                          inherited: try EffectiveSandbox.combine([SandboxSpec()]))
     let exec = NestedExec(pid: getpid(), path: Array("/bin/true".utf8), argv: [Array("/bin/true".utf8)], cwd: "/")
     var times: [UInt64] = []
     for _ in 0..<n {

@@ -121,3 +121,25 @@ import Testing
         #expect(r.status == 128 + 15)
     }
 }
+
+@Suite struct NestedSandboxTests {
+    /// A nested exec runs in its command's sandbox: one whose rule asks for
+    /// a stricter sandbox than that is refused, not run with less.
+    @Test func aNestedExecNeedingAStricterSandboxIsRefused() {
+        let s = Sandbox()
+        let p = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: fetch-offline-only
+                match: { type: "net.*" }
+                approval: auto
+                sandbox: { network: false }
+            """)
+        let r = s.run("--policy", p, "--", "sh", "-c", "curl -s http://127.0.0.1:9/ ; echo status=$?")
+        #expect(r.stdout == "status=126\n", "\(r.stderr)")
+        let rows = s.sql("select result_status, result_error from audit_log where parent_id = 1")
+        #expect(rows.contains { $0.hasPrefix("blocked|needs the sandbox default, no network, stricter than its command's (default)") }, "\(rows)")
+        // Run directly, the same command gets its own sandbox and runs.
+        #expect(s.run("--policy", p, "--", "curl", "-s", "http://127.0.0.1:9/").status != 77)
+    }
+}
