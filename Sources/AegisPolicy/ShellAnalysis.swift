@@ -24,9 +24,11 @@ public struct ShellAnalysis: Sendable {
     /// costs a judgement): the string is then unanalyzable as a whole.
     public static let maxCommands = 10_000
 
-    public static func analyze(_ source: [UInt8], dialect: ShellDialect = .posix) throws(ShellSyntaxError) -> ShellAnalysis {
+    /// `home`: what an unquoted leading `~` stands for (the shell's $HOME).
+    public static func analyze(_ source: [UInt8], dialect: ShellDialect = .posix, home: String? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
         var a = Analyzer()
         a.dialect = dialect
+        a.home = home.map { Array($0.utf8) }
         try a.script(source, via: [], depth: 0)
         if a.items.count > maxCommands {
             let why = "the string has \(a.items.count) commands, more than the \(maxCommands) judged one by one"
@@ -36,8 +38,8 @@ public struct ShellAnalysis: Sendable {
         return ShellAnalysis(items: a.items, functions: a.functions)
     }
 
-    public static func analyze(_ source: String, dialect: ShellDialect = .posix) throws(ShellSyntaxError) -> ShellAnalysis {
-        try analyze(Array(source.utf8), dialect: dialect)
+    public static func analyze(_ source: String, dialect: ShellDialect = .posix, home: String? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
+        try analyze(Array(source.utf8), dialect: dialect, home: home)
     }
 }
 
@@ -46,6 +48,16 @@ struct Analyzer {
     var functions: [String] = []
     /// The grammar of the shell that runs the string being read.
     var dialect: ShellDialect = .posix
+    var home: [UInt8]?
+
+    /// `~` and `~/…`, unquoted at the start of a word, as the shell expands them.
+    func expandingTilde(_ w: Word) -> Word {
+        guard let home, w.isStatic, w.bytes.first == 0x7E, w.unquotedPrefix >= 1,
+              w.bytes.count == 1 || w.bytes[1] == 0x2F else { return w }
+        var out = w
+        out.bytes = home + w.bytes.dropFirst()
+        return out
+    }
 
     typealias Word = ShellWord
 
@@ -59,7 +71,8 @@ struct Analyzer {
         for c in parsed.commands {
             // Files a redirection writes are judged as writes (`tee FILE`).
             for r in c.redirections where r.writesFile && r.target.bytes != Array("/dev/null".utf8) {
-                items.append(.init(argv: [Array("tee".utf8), r.target.bytes], via: via + ["redirection \(r.op)"], unknowable: nil, context: c.context))
+                items.append(.init(argv: [Array("tee".utf8), expandingTilde(r.target).bytes], via: via + ["redirection \(r.op)"],
+                                   unknowable: nil, context: c.context))
             }
             // Variables that change what a name runs, or what runs first:
             // the program judged would not be the program that runs.
@@ -70,7 +83,7 @@ struct Analyzer {
                                    unknowable: "it sets \(String(decoding: risky.bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run",
                                    context: c.context))
             }
-            if !c.words.isEmpty { try command(c.words, via: via, context: c.context, depth: depth) }
+            if !c.words.isEmpty { try command(c.words.map(expandingTilde), via: via, context: c.context, depth: depth) }
         }
     }
 

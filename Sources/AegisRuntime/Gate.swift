@@ -160,7 +160,7 @@ public enum Gate {
             (judgement, _) = try ShellGate.judge(
                 string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
                 agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds),
-                dialect: ShellDialect.of(shell: shellPath))
+                dialect: ShellDialect.of(shell: shellPath), home: request.sources.environment["HOME"])
         } else {
             runArgv = request.argv
             do {

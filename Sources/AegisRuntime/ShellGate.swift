@@ -44,11 +44,11 @@ public enum ShellGate {
     /// the deciding command's, with all of them listed in its params.
     public static func judge(
         string: [UInt8], cwd: String, searchPath: String?, policy: LoadedPolicy, agent: String?,
-        callerParams: JSONObject, at now: Instant, dialect: ShellDialect = .posix
+        callerParams: JSONObject, at now: Instant, dialect: ShellDialect = .posix, home: String? = nil
     ) throws(GateError) -> (Judgement, [ShellCommandJudgement]) {
         var found: [(argv: [[UInt8]], via: [String], unknowable: String?)]
         do {
-            let analysis = try ShellAnalysis.analyze(string, dialect: dialect)
+            let analysis = try ShellAnalysis.analyze(string, dialect: dialect, home: home)
             found = analysis.items.map { ($0.argv, $0.via, $0.unknowable) }
         } catch {
             found = [([string], [], "the string cannot be parsed (\(error.message) at byte \(error.offset))")]

@@ -317,7 +317,7 @@ struct Explain: ParsableCommand {
         do {
             judged = try ShellGate.judge(string: string, cwd: ProcessInfo.currentDirectory(), searchPath: env["PATH"], policy: loaded,
                                          agent: gate.agent ?? env["AEGIS_AGENT"], callerParams: params, at: now,
-                                         dialect: ShellDialect.of(shell: loaded.shell ?? ShellGate.defaultShell))
+                                         dialect: ShellDialect.of(shell: loaded.shell ?? ShellGate.defaultShell), home: env["HOME"])
         } catch {
             let (m, s) = Messages.failure(error, argv: [string])
             Messages.printError(m)

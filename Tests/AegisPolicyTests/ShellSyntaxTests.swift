@@ -172,6 +172,13 @@ import Testing
         #expect(!got.contains { $0.hasPrefix("if ") || $0.hasPrefix("then ") }, "\(got)")
     }
 
+    /// An unquoted leading ~ is the shell's $HOME, in words and redirection targets.
+    @Test func tildeIsHome() throws {
+        let a = try ShellAnalysis.analyze("echo x >>~/.bashrc; rm -rf ~ '~/q' ~user", home: "/home/agent")
+        let got = a.items.map { $0.argv.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(got == [["tee", "/home/agent/.bashrc"], ["echo", "x"], ["rm", "-rf", "/home/agent", "~/q", "~user"]])
+    }
+
     @Test func analyzableWhenEveryProgramIsKnown() throws {
         #expect(try ShellAnalysis.analyze("git status && make -j$(nproc) | tee log").analyzable)
         #expect(try ShellAnalysis.analyze("bash ./build.sh").analyzable)
