@@ -164,9 +164,29 @@ _aegis-exec() {
 
     local -a repeating_flags=()
     local -a non_repeating_flags=(--version -h --help)
-    local -a repeating_options=()
-    local -a non_repeating_options=()
+    local -a repeating_options=(--policy --param)
+    local -a non_repeating_options=(--agent --params -c)
     __aegis-exec_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--policy')
+        __aegis-exec_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
+        return
+        ;;
+    '--agent')
+        return
+        ;;
+    '--param')
+        return
+        ;;
+    '--params')
+        return
+        ;;
+    '-c')
+        return
+        ;;
+    esac
 
     # Offer subcommand / subcommand argument completions
     local -r subcommand="${unparsed_words[0]}"

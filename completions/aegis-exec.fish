@@ -20,7 +20,7 @@ function __aegis-exec_parse_tokens -S
     set -l unparsed_tokens (__aegis-exec_tokens -pc)
     switch $unparsed_tokens[1]
     case 'aegis-exec'
-        __aegis-exec_parse_subcommand 0 'version' 'h/help'
+        __aegis-exec_parse_subcommand 0 'policy=+' 'agent=' 'param=+' 'params=' 'c=' 'version' 'h/help'
         switch $unparsed_tokens[1]
         case 'init'
             __aegis-exec_parse_subcommand 1 'template=' 'list' 'version' 'h/help'
@@ -97,6 +97,11 @@ function __aegis-exec_custom_completion
 end
 
 complete -c 'aegis-exec' -f
+complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec"' -l 'policy' -d 'A policy file; repeat to merge files in order. Adds a layer: it can only make decisions stricter than the system and user policies.' -rfa '(set -l exts \'yaml\' \'yml\';for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.{$exts};printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
+complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec" agent' -l 'agent' -d 'The agent\'s id, matched by rules\' match.agent (self-declared; also AEGIS_AGENT).' -rfka ''
+complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec"' -l 'param' -d 'A param for conditions, KEY=VALUE (VALUE read as JSON number or boolean when it is one).' -rfka ''
+complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec" params' -l 'params' -d 'Params as a JSON object; types kept exactly.' -rfka ''
+complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec" c' -s 'c' -d 'Shell mode: judge every command in STRING, then run it with the shell.' -rfka ''
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec" version' -l 'version' -d 'Show the version.'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_flags_or_options "aegis-exec" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'aegis-exec' -n '__aegis-exec_should_offer_completions_for_positional "aegis-exec" -eq 1' -fa 'init' -d 'Write a commented starter policy (never overwrites a file).'

@@ -359,3 +359,20 @@ struct Explain: ParsableCommand {
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }
+
+/// The command tree shell completions are generated from: the real one with
+/// the gate's own options on the root as well. The gate reads those options
+/// itself (GateMain), and swift-argument-parser cannot parse an option that a
+/// root and its subcommands both declare, so this tree is only ever used to
+/// generate completion scripts, never to parse a command line.
+struct CompletionTree: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aegis-exec", version: version,
+        subcommands: AegisExec.configuration.subcommands)
+
+    @OptionGroup var gate: GateOptions
+
+    @Option(name: .customShort("c"), help: ArgumentHelp(
+        "Shell mode: judge every command in STRING, then run it with the shell.", valueName: "string"))
+    var shellString: String?
+}

@@ -10,7 +10,9 @@ let parserWords: [String] = [
     "init", "validate", "schema", "simulate", "explain", "audit", "stats", "help",
     "-h", "--help", "--version", "--generate-completion-script", "--experimental-dump-help",
 ]
-if raw.count <= 1 || parserWords.contains(first) || first.hasPrefix("--generate-completion-script") {
+if first.hasPrefix("--generate-completion-script") {
+    CompletionTree.main()
+} else if raw.count <= 1 || parserWords.contains(first) {
     AegisExec.main()
 } else {
     exit(GateMain.run(raw))

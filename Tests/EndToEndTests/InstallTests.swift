@@ -11,6 +11,30 @@ import Testing
         #expect(committed.contains("coding-agent"))  // --template completes the template names
     }
 
+    /// The gate's own options complete at the top level too: `aegis-exec
+    /// --policy <TAB>` offers policy files, as `explain --policy` does.
+    @Test func bashCompletesTheGatesOwnOptions() {
+        let s = Sandbox()
+        _ = s.write("team.yaml", "rules: []\n")
+        _ = s.write("notes.txt", "")
+        let script = """
+            source "$0"
+            complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMP_LINE="${COMP_WORDS[*]}"
+              COMP_POINT=${#COMP_LINE}; COMPREPLY=(); _aegis-exec aegis-exec "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"
+              printf '%s\\n' "${COMPREPLY[@]}"; echo --; }
+            complete_words aegis-exec --policy ''
+            complete_words aegis-exec --pol
+            complete_words aegis-exec explain --policy ''
+            """
+        let r = spawn(["bash", "-c", script, repoRoot.path + "/completions/aegis-exec.bash"].map { Array($0.utf8) },
+                      env: s.environment, cwd: s.dir)
+        let parts = r.stdout.components(separatedBy: "--\n")
+        #expect(parts.count == 4, "\(r.stdout) \(r.stderr)")
+        #expect(parts[0].contains("team.yaml") && !parts[0].contains("notes.txt"), "\(parts)")
+        #expect(parts.count > 1 && parts[1].contains("--policy"))
+        #expect(parts.count > 2 && parts[2].contains("team.yaml"))
+    }
+
     @Test func installHonoursPrefixAndDestdir() throws {
         let s = Sandbox()
         let dest = s.dir + "/pkg"
