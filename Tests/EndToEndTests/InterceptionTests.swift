@@ -143,3 +143,22 @@ import Testing
         #expect(s.run("--policy", p, "--", "curl", "-s", "http://127.0.0.1:9/").status != 77)
     }
 }
+
+@Suite struct ForeignABITests {
+    /// An exec through the i386 ABI (int 0x80) would pass a filter that only
+    /// knows x86-64 numbers; interception refuses it even with no other filter.
+    @Test func anI386ExecIsRefused() throws {
+        let s = Sandbox()
+        let exe = s.dir + "/exec-i386"
+        let cc = spawn(["cc", "-O", "-no-pie", "-o", exe, repoRoot.path + "/Tests/Fixtures/exec-i386.c"].map { Array($0.utf8) },
+                       env: s.environment, cwd: s.dir)
+        try #require(cc.status == 0, "\(cc.stderr)")
+        let intercepted = s.policy("defaults: { risk_level: low, approval: auto, sandbox: { profile: none, intercept: true } }\nrules: []\n",
+                                   name: "intercepted.yaml")
+        let r = s.run("--policy", intercepted, "--", exe, "/bin/echo")
+        #expect(r.stdout == "\(EPERM)\n", "\(r.stdout) \(r.stderr)")
+        // Without any filter the same exec runs (echo prints an empty line).
+        let open = s.policy("defaults: { risk_level: low, approval: auto, sandbox: none }\nrules: []\n", name: "open.yaml")
+        #expect(s.run("--policy", open, "--", exe, "/bin/echo").stdout == "\n")
+    }
+}
