@@ -53,7 +53,7 @@ public struct Redactor: Sendable {
         if patterns.contains(where: { $0.search(word) }) { return Redactor.marker }
         // A header: everything after the colon.
         if let colon = word.firstIndex(of: ":"),
-           Redactor.headerNames.contains(String(word[..<colon]).lowercased().trimmingSpaces) {
+           Redactor.headerNames.contains(String(word[..<colon]).lowercased().trimmingWhitespace()) {
             return String(word[...colon]) + " " + Redactor.marker
         }
         var w = word
@@ -220,7 +220,13 @@ public struct Redactor: Sendable {
 }
 
 extension String {
-    var trimmingSpaces: String { String(String(drop(while: { $0 == " " }).reversed()).drop(while: { $0 == " " }).reversed()) }
+    /// Without leading and trailing whitespace (no Foundation on the gate's path).
+    public func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
+        while let c = s.last, c.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
 }
 
 extension String {

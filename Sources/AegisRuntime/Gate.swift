@@ -90,8 +90,7 @@ public enum Gate {
     /// Judges a command against every layer without running it.
     public static func judge(
         argv: [[UInt8]], cwd: String, resolvedPath: String?, policy: LoadedPolicy, agent: String?,
-        callerParams: JSONObject, at now: Instant, builtinCache: BuiltinMappingCache? = nil, withSandbox: Bool = true,
-        traced: Bool = false
+        callerParams: JSONObject, at now: Instant, builtinCache: BuiltinMappingCache? = nil, traced: Bool = false
     ) throws(GateError) -> Judgement {
         let command = CommandMapping.Command(argv: argv, cwd: cwd, resolvedPath: resolvedPath)
         let builtin: [CommandMapping.Entry]
@@ -117,8 +116,7 @@ public enum Gate {
         let best = results.first { $0.layer == combined.layer } ?? results[0]
         let sandbox: EffectiveSandbox
         do {
-            // A nested exec runs in its command's sandbox; it has none of its own to compute.
-            sandbox = try EffectiveSandbox.combine(withSandbox ? results.map(\.decision.sandbox) : [])
+            sandbox = try EffectiveSandbox.combine(results.map(\.decision.sandbox))
         } catch {
             throw .sandbox(.unknownGroup(error.name))
         }
@@ -140,23 +138,7 @@ public enum Gate {
             let shellPath = loaded.shell ?? ShellGate.defaultShell
             runArgv = ShellGate.shellArgv(shellPath, shell)
             do { executable = try ExecutableResolver.resolve(Array(shellPath.utf8), searchPath: nil) } catch { resolveError = error }
-            // The shell runs the string unjudged: it must be a shell (the string is
-            // judged as shell code), and a file the agent cannot have made.
-            let known = ["sh", "dash", "bash", "ash", "ksh", "mksh", "zsh", "posh", "yash"]
-            guard known.contains(String(shellPath.split(separator: "/").last ?? "")) else {
-                throw .untrustedShell("the shell \(shellPath) is not one of \(known.joined(separator: ", "))")
-            }
-            if let executable {
-                do {
-                    if let problem = PolicyFiles.trustProblem(try executable.descriptor.stat(), what: "the shell \(shellPath)") {
-                        throw GateError.untrustedShell(problem)
-                    }
-                } catch let e as GateError {
-                    throw e
-                } catch {
-                    throw .untrustedShell("cannot check the shell \(shellPath): \(error)")
-                }
-            }
+            try ShellGate.checkShell(shellPath, executable)
             (judgement, _) = try ShellGate.judge(
                 string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
                 agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds),

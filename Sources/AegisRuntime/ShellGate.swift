@@ -133,6 +133,22 @@ public enum ShellGate {
         return Judgement(action: action, decision: combined, perLayer: perLayer, sandbox: sandbox)
     }
 
+    static let knownShells = ["sh", "dash", "bash", "ash", "ksh", "mksh", "zsh", "posh", "yash"]
+
+    /// The shell runs the string unjudged: it must be a shell (the string is
+    /// judged as shell code), and a file the agent cannot have made.
+    static func checkShell(_ path: String, _ executable: ResolvedExecutable?) throws(GateError) {
+        guard knownShells.contains(String(path.split(separator: "/").last ?? "")) else {
+            throw .untrustedShell("the shell \(path) is not one of \(knownShells.joined(separator: ", "))")
+        }
+        guard let executable else { return }  // not found: judged and refused as such (127)
+        let st: stat
+        do { st = try executable.descriptor.stat() } catch {
+            throw .untrustedShell("cannot check the shell \(path): \(error.reason)")
+        }
+        if let problem = PolicyFiles.trustProblem(st, what: "the shell \(path)") { throw .untrustedShell(problem) }
+    }
+
     /// The shell's argv: `SHELL [OPTIONS] -c STRING [ARG0 [ARGS...]]`.
     static func shellArgv(_ shellPath: String, _ r: ShellRequest) -> [[UInt8]] {
         [Array(shellPath.utf8)] + r.options + [Array("-c".utf8), r.string] + r.positional

@@ -18,12 +18,14 @@ static inline int aegis_sqlite_no_checkpoint_on_close(sqlite3 *db) {
 // and truncates when it is done.
 // A busy checkpoint is skipped (a later commit retries); it waits briefly at
 // most, so an open reader never stalls a command.
+static void aegis_checkpoint(sqlite3 *db, const char *name, int mode) {
+    sqlite3_busy_timeout(db, 50);
+    sqlite3_wal_checkpoint_v2(db, name, mode, (int *)0, (int *)0);
+    sqlite3_busy_timeout(db, 10000);
+}
+
 static int aegis_wal_hook(void *limit, sqlite3 *db, const char *name, int frames) {
-    if (frames >= (int)(long)limit) {
-        sqlite3_busy_timeout(db, 50);
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, (int *)0, (int *)0);
-        sqlite3_busy_timeout(db, 10000);
-    }
+    if (frames >= (int)(long)limit) aegis_checkpoint(db, name, SQLITE_CHECKPOINT_TRUNCATE);
     return SQLITE_OK;
 }
 
@@ -31,11 +33,7 @@ static int aegis_wal_hook(void *limit, sqlite3 *db, const char *name, int frames
 // commits rewrite the log's blocks from the start instead of growing the file
 // again (extending a file costs more than overwriting it).
 static int aegis_wal_hook_reuse(void *limit, sqlite3 *db, const char *name, int frames) {
-    if (frames >= (int)(long)limit) {
-        sqlite3_busy_timeout(db, 50);
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, (int *)0, (int *)0);
-        sqlite3_busy_timeout(db, 10000);
-    }
+    if (frames >= (int)(long)limit) aegis_checkpoint(db, name, SQLITE_CHECKPOINT_PASSIVE);
     return SQLITE_OK;
 }
 
@@ -44,7 +42,5 @@ static inline void aegis_sqlite_install_wal_hook(sqlite3 *db, int frames, int re
 }
 
 static inline void aegis_sqlite_truncate_wal(sqlite3 *db) {
-    sqlite3_busy_timeout(db, 50);
-    sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_TRUNCATE, (int *)0, (int *)0);
-    sqlite3_busy_timeout(db, 10000);
+    aegis_checkpoint(db, "main", SQLITE_CHECKPOINT_TRUNCATE);
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AegisPolicy
 
 /// Asks the person at the terminal.
 ///
@@ -134,14 +135,5 @@ public enum TerminalPrompt {
             if n <= 0 { return }
             bytes = bytes.dropFirst(n)
         }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
-        while let c = s.last, c.isWhitespace { s = s.dropLast() }
-        return String(s)
     }
 }

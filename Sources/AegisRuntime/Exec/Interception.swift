@@ -171,7 +171,7 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
             argv.append(arg)
             p += 8
         }
-        guard let cwd = link("/proc/\(n.pid)/cwd") else { return nil }
+        guard let cwd = ProcessInfo.readLink("/proc/\(n.pid)/cwd") else { return nil }
         // Relative names are resolved through the process's own cwd and
         // descriptors, never through paths read back as text.
         let absolute: [UInt8]
@@ -199,12 +199,5 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
             at += UInt64(n)
         }
         return nil
-    }
-
-    static func link(_ path: String) -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buf, Int(PATH_MAX))
-        guard n > 0 else { return nil }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -59,12 +59,7 @@ public final class FileDescriptor {
     }
 
     /// The path the kernel has for this descriptor (symlinks resolved).
-    public func resolvedPath() -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/fd/\(raw)", &buf, Int(PATH_MAX))
-        guard n > 0 else { return nil }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    public func resolvedPath() -> String? { ProcessInfo.readLink("/proc/self/fd/\(raw)") }
 }
 
 /// Process facts the runtime records.
@@ -82,6 +77,14 @@ public enum ProcessInfo {
             if let v = getenv(name) { env[name] = String(decoding: UnsafeRawBufferPointer(start: v, count: strlen(v)), as: UTF8.self) }
         }
         return env
+    }
+
+    /// The target of a symbolic link (readlink(2)), or nil.
+    static func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, Int(PATH_MAX))
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public static func currentDirectory() -> String {
