@@ -92,6 +92,18 @@ import Testing
                 ["shell.unanalyzable|denied", "shell.unanalyzable|blocked"])
     }
 
+    /// A string that runs nothing (a comment, assignments) is allowed and logged as such.
+    @Test func aStringThatRunsNothing() {
+        let s = Sandbox()
+        let p = s.policy(Self.noDeleting)
+        #expect(s.run("--policy", p, "-c", "# nothing here\nx=1").status == 0)
+        #expect(s.sql("select action_type, approval, result_status from audit_log where parent_id is null") == ["shell.none|auto|success"])
+        // An assignment that runs a substitution is not nothing.
+        _ = s.write("victim", "")
+        #expect(s.run("--policy", p, "-c", "x=$(rm victim)").status == 77)
+        #expect(FileManager.default.fileExists(atPath: s.dir + "/victim"))
+    }
+
     @Test func explainListsEveryCommandInSourceOrder() throws {
         let s = Sandbox()
         let p = s.policy(Self.noDeleting)
