@@ -17,7 +17,8 @@ enum GateMain {
         }
         let env = ProcessInfo.environment()
         let request = GateRequest(
-            argv: args.command, sources: PolicySources(explicit: args.policies, environment: env),
+            argv: args.command, sources: PolicySources(explicit: args.policies, environment: env,
+                                                        cache: PolicyCache.defaultLocation(environment: env)),
             agent: args.agent ?? env["AEGIS_AGENT"].flatMap { $0.isEmpty ? nil : $0 }, callerParams: args.params,
             cwd: ProcessInfo.currentDirectory(), sessionID: Gate.sessionID(environment: env),
             parentRow: env[Spawner.parentRowVariable].flatMap { Int64($0) }, shell: args.shell)

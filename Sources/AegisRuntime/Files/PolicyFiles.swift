@@ -18,11 +18,15 @@ public struct PolicySources: Sendable {
     public var systemPath: String
     public var explicit: [String]
     public var environment: [String: String]
+    /// Compiled copies of the files, where the gate may use them (nil: parse every file).
+    public var cache: PolicyCache?
 
-    public init(explicit: [String], environment: [String: String], systemPath: String = PolicySources.systemPolicyPath) {
+    public init(explicit: [String], environment: [String: String], systemPath: String = PolicySources.systemPolicyPath,
+                cache: PolicyCache? = nil) {
         self.systemPath = systemPath
         self.explicit = explicit
         self.environment = environment
+        self.cache = cache
     }
 
     /// `$XDG_CONFIG_HOME/aegis/policy.yaml`, by default `~/.config/aegis/policy.yaml`.
@@ -111,10 +115,11 @@ public enum PolicyFiles {
             layers.append(.init(name: name, policy: Policy.merged(layerFiles.map(\.policy))))
         }
 
-        if let system = try readSystemPolicy(sources.systemPath) { addLayer("system", [system]) }
-        if let user = sources.userPath, let f = try readIfPresent(user) { addLayer("user", [f]) }
-        addLayer("environment", try sources.environmentPaths.map { path throws(PolicyError) in try read(path) })
-        addLayer("command line", try sources.explicit.map { path throws(PolicyError) in try read(path) })
+        let cache = sources.cache
+        if let system = try readSystemPolicy(sources.systemPath, cache: cache) { addLayer("system", [system]) }
+        if let user = sources.userPath, let f = try readIfPresent(user, cache: cache) { addLayer("user", [f]) }
+        addLayer("environment", try sources.environmentPaths.map { path throws(PolicyError) in try read(path, cache: cache) })
+        addLayer("command line", try sources.explicit.map { path throws(PolicyError) in try read(path, cache: cache) })
 
         guard !layers.isEmpty else {
             throw .noPolicy(searched: [sources.systemPath, sources.userPath ?? "~/.config/aegis/policy.yaml"])
@@ -128,20 +133,20 @@ public enum PolicyFiles {
     }
 
     /// Reads one policy file (a caller's): any regular file the user can read.
-    public static func read(_ path: String) throws(PolicyError) -> PolicyFile {
+    public static func read(_ path: String, cache: PolicyCache? = nil) throws(PolicyError) -> PolicyFile {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
         } catch {
             throw .unreadable(path: path, reason: error.reason)
         }
-        return try parse(fd, path: path)
+        return try parse(fd, path: path, cache: cache)
     }
 
-    static func readIfPresent(_ path: String) throws(PolicyError) -> PolicyFile? {
+    static func readIfPresent(_ path: String, cache: PolicyCache?) throws(PolicyError) -> PolicyFile? {
         do {
             let fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
-            return try parse(fd, path: path)
+            return try parse(fd, path: path, cache: cache)
         } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
             return nil
         } catch let e as SystemError {
@@ -154,7 +159,7 @@ public enum PolicyFiles {
     }
 
     /// The system policy, if present, after the ownership and mode checks.
-    public static func readSystemPolicy(_ path: String) throws(PolicyError) -> PolicyFile? {
+    public static func readSystemPolicy(_ path: String, cache: PolicyCache? = nil) throws(PolicyError) -> PolicyFile? {
         let slash = path.lastIndex(of: "/") ?? path.startIndex
         let dirPath = path[..<slash].isEmpty ? "/" : String(path[..<slash])
         let name = String(path[path.index(after: slash)...])
@@ -188,7 +193,7 @@ public enum PolicyFiles {
         } catch {
             throw .unreadable(path: path, reason: "\(error)")
         }
-        return try parse(fd, path: path)
+        return try parse(fd, path: path, cache: cache)
     }
 
     /// Why a file or directory with this status cannot be trusted as the
@@ -199,7 +204,7 @@ public enum PolicyFiles {
         return nil
     }
 
-    static func parse(_ fd: FileDescriptor, path: String) throws(PolicyError) -> PolicyFile {
+    static func parse(_ fd: FileDescriptor, path: String, cache: PolicyCache?) throws(PolicyError) -> PolicyFile {
         do {
             let st = try fd.stat()
             // Opened non-blocking so a FIFO cannot stall the gate; only regular files are read.
@@ -211,7 +216,12 @@ public enum PolicyFiles {
                 throw PolicyError.invalid([d])
             }
             let bytes = try fd.readAll(limit: maxBytes)
-            return PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
+            if let cache, let file = cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) {
+                return file
+            }
+            let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
+            cache?.store(path: path, source: bytes, sourceStat: st, file: file)
+            return file
         } catch let e as SystemError {
             throw .unreadable(path: path, reason: e.reason)
         } catch let e as PolicyError {

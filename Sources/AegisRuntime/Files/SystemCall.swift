@@ -67,7 +67,7 @@ public enum ProcessInfo {
     /// The environment variables aegis-exec reads, and only those: looking
     /// up a handful with getenv is cheaper than decoding the whole environment.
     public static let consultedVariables = [
-        "PATH", "HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "AEGIS_POLICY", "AEGIS_AGENT", "AEGIS_SESSION",
+        "PATH", "HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "AEGIS_POLICY", "AEGIS_AGENT", "AEGIS_SESSION",
         "AEGIS_AUDIT_PARENT",
     ]
 

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisConfig
+import AegisPolicy
+
+/// Compiled copies of policy files, so the gate does not parse YAML on every
+/// command (parsing a 200-rule file costs milliseconds; reading its copy, tens
+/// of microseconds).
+///
+/// MUST: a copy is used only if it holds, byte for byte, the file just read,
+///       and was written by this very aegis-exec binary (same device, inode,
+///       size and modification time of /proc/self/exe).
+/// MUST: a copy is used only where whoever can write it could also change the
+///       file itself: the copy's directory and file belong to the effective
+///       user and are writable by no one else, and the policy file belongs to
+///       that user too (or the gate runs as root, whose copies no one else can
+///       write). A root-owned system policy is therefore never taken from an
+///       ordinary user's cache: it is parsed every time.
+/// MUST: the cache only ever saves time. Any problem reading or writing it
+///       (missing, foreign, corrupt, full disk) means the file is parsed as if
+///       there were no cache; it never changes a decision and never fails a command.
+public struct PolicyCache: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// `$XDG_CACHE_HOME/aegis/policies`, by default `~/.cache/aegis/policies`.
+    public static func defaultLocation(environment env: [String: String]) -> PolicyCache? {
+        if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/") { return PolicyCache(directory: x + "/aegis/policies") }
+        if let h = env["HOME"], h.hasPrefix("/") { return PolicyCache(directory: h + "/.cache/aegis/policies") }
+        return nil
+    }
+
+    static let magic = Array("AEGISPC1".utf8)
+    /// A copy larger than this is not read: the source limit twice, plus room.
+    static let maxEntryBytes = 3 * PolicyFiles.maxBytes
+
+    /// Whether a file with this status may be cached at all (see the MUSTs).
+    static func mayCache(_ source: stat) -> Bool {
+        let euid = geteuid()
+        return euid == 0 || source.st_uid == euid
+    }
+
+    /// The compiled file, if a trustworthy copy of exactly these bytes exists.
+    func lookup(path: String, source: [UInt8], sourceStat: stat, zones: @escaping PolicyLoader.ZoneResolver) -> PolicyFile? {
+        guard PolicyCache.mayCache(sourceStat), let exe = PolicyCache.binaryIdentity,
+              let dir = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY),
+              let dirStat = try? dir.stat(), PolicyCache.isPrivate(dirStat),
+              let fd = try? FileDescriptor.open(PolicyCache.entryName(path, sourceStat), O_RDONLY | O_NOFOLLOW | O_NONBLOCK, relativeTo: dir.raw),
+              let st = try? fd.stat(), st.st_mode & S_IFMT == S_IFREG, PolicyCache.isPrivate(st),
+              Int(st.st_size) <= PolicyCache.maxEntryBytes,
+              let bytes = try? fd.readAll(limit: PolicyCache.maxEntryBytes)
+        else { return nil }
+        var r = EntryReader(bytes: bytes)
+        guard same(r.take(PolicyCache.magic.count), PolicyCache.magic), same(r.take(exe.count), exe),
+              let pathBytes = r.chunk(), same(pathBytes, Array(path.utf8)),
+              let sourceBytes = r.chunk(), same(sourceBytes, source),
+              let file = try? PolicyCodec.decode(bytes[r.i...], zones: zones),
+              file.path == path, file.isValid
+        else { return nil }
+        return file
+    }
+
+    /// Stores a valid file's compiled form; failures are ignored (see the MUSTs).
+    func store(path: String, source: [UInt8], sourceStat: stat, file: PolicyFile) {
+        guard file.isValid, PolicyCache.mayCache(sourceStat), let exe = PolicyCache.binaryIdentity else { return }
+        var out = PolicyCache.magic + exe
+        PolicyCache.append64(UInt64(path.utf8.count), to: &out)
+        out += Array(path.utf8)
+        PolicyCache.append64(UInt64(source.count), to: &out)
+        out += source
+        out += PolicyCodec.encode(file)
+        guard out.count <= PolicyCache.maxEntryBytes, PolicyCache.makePrivateDirectory(directory),
+              let dir = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY),
+              let dirStat = try? dir.stat(), PolicyCache.isPrivate(dirStat)
+        else { return }
+        let name = PolicyCache.entryName(path, sourceStat)
+        let temp = name + ".tmp.\(getpid())"
+        guard let fd = try? FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, relativeTo: dir.raw)
+        else { return }
+        var written = 0
+        let ok = out.withUnsafeBytes { buf -> Bool in
+            while written < buf.count {
+                let n = write(fd.raw, buf.baseAddress! + written, buf.count - written)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                written += n
+            }
+            return true
+        }
+        // The copy appears whole or not at all.
+        if !ok || renameat(dir.raw, temp, dir.raw, name) != 0 { unlinkat(dir.raw, temp, 0) }
+    }
+
+    /// Byte-wise equality with memcmp: a policy is compared whole on every run.
+    func same(_ a: ArraySlice<UInt8>, _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in a.isEmpty || memcmp(pa.baseAddress!, pb.baseAddress!, a.count) == 0 }
+        }
+    }
+
+    /// Owned by the effective user, writable by no one else.
+    static func isPrivate(_ st: stat) -> Bool {
+        st.st_uid == geteuid() && st.st_mode & 0o022 == 0
+    }
+
+    /// One slot per path and file: `--policy p.yaml` from two directories
+    /// names two files, and each keeps its copy.
+    static func entryName(_ path: String, _ st: stat) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in path.utf8 {
+            h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+        }
+        return hex(h) + "-" + hex(UInt64(st.st_dev)) + "-" + hex(UInt64(st.st_ino))
+    }
+
+    static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - s.utf8.count)) + s
+    }
+
+    /// Device, inode, size and modification time of the running binary: a
+    /// rebuilt or upgraded aegis-exec never reads another build's copies.
+    static let binaryIdentity: [UInt8]? = {
+        var st = stat()
+        guard stat("/proc/self/exe", &st) == 0 else { return nil }
+        var out: [UInt8] = []
+        for v in [UInt64(st.st_dev), UInt64(st.st_ino), UInt64(st.st_size), UInt64(st.st_mtim.tv_sec),
+                  UInt64(st.st_mtim.tv_nsec)] {
+            append64(v, to: &out)
+        }
+        return out
+    }()
+
+    /// Little-endian, as `EntryReader.chunk` reads lengths.
+    static func append64(_ v: UInt64, to out: inout [UInt8]) {
+        var x = v
+        for _ in 0..<8 {
+            out.append(UInt8(x & 0xFF))
+            x >>= 8
+        }
+    }
+
+    /// Creates the directory and its missing parents, private to the user.
+    static func makePrivateDirectory(_ path: String) -> Bool {
+        var st = stat()
+        if stat(path, &st) == 0 { return st.st_mode & S_IFMT == S_IFDIR }
+        var built = ""
+        for comp in path.split(separator: "/") {
+            built += "/" + comp
+            if mkdir(built, 0o700) != 0 && errno != EEXIST { return false }
+        }
+        return true
+    }
+
+    struct EntryReader {
+        let bytes: [UInt8]
+        var i = 0
+
+        mutating func take(_ n: Int) -> ArraySlice<UInt8> {
+            let end = min(bytes.count, i + n)
+            defer { i = end }
+            return bytes[i..<end]
+        }
+
+        /// A length-prefixed run of bytes, or nil if the entry is cut short.
+        mutating func chunk() -> ArraySlice<UInt8>? {
+            let len = take(8)
+            guard len.count == 8 else { return nil }
+            var n: UInt64 = 0
+            for (k, b) in len.enumerated() { n |= UInt64(b) << (8 * UInt64(k)) }
+            guard n <= UInt64(bytes.count - i) else { return nil }
+            return take(Int(n))
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import Testing
+@testable import AegisConfig
+@testable import AegisPolicy
+@testable import AegisRuntime
+
+/// Compiled copies of policy files: they must decide exactly as the YAML does,
+/// and be used only when they are the very bytes read, written by someone who
+/// could have changed the file anyway.
+@Suite struct PolicyCacheTests {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func tempDir() -> String {
+        let d = NSTemporaryDirectory() + "aegis-cache-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        return d
+    }
+
+    func shippedPolicies() throws -> [String] {
+        let dir = repo.appendingPathComponent("policies").path
+        return try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted().map { dir + "/" + $0 }
+    }
+
+    static let strict = """
+        defaults: { risk_level: low, approval: auto }
+        rules:
+          - name: no-deletes
+            match: { type: "file.delete" }
+            risk_level: high
+            approval: block
+        """
+    static let loose = """
+        defaults: { risk_level: low, approval: auto }
+        rules:
+          - name: no-deletes
+            match: { type: "file.delete" }
+            risk_level: high
+            approval: auto
+        """
+
+    func stat(_ path: String) -> Glibc.stat {
+        let fd = try! FileDescriptor.open(path, O_RDONLY)
+        return try! fd.stat()
+    }
+
+    @Test func everyShippedPolicyRoundTripsAndKeepsItsExamples() throws {
+        let files = try shippedPolicies()
+        #expect(files.count >= 12)
+        for path in files {
+            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
+            try #require(file.isValid, "\(path) is invalid")
+            let encoded = PolicyCodec.encode(file)
+            let decoded = try PolicyCodec.decode(encoded[...], zones: TimeZones.resolve)
+            // The encoding covers every field, so equal encodings are equal files.
+            #expect(PolicyCodec.encode(decoded) == encoded, "\(path)")
+            #expect(decoded.policy.rules.map(\.name) == file.policy.rules.map(\.name))
+            #expect(decoded.policy.commands.count == file.policy.commands.count)
+            #expect(decoded.examples.count == file.examples.count)
+            #expect(Examples.check(decoded).isEmpty, "\(path): \(Examples.check(decoded))")
+        }
+    }
+
+    @Test func everyConditionKindAndSettingRoundTrips() throws {
+        let yaml = """
+            version: "1"
+            timezone: Europe/Berlin
+            defaults: { risk_level: medium, approval: approve, sandbox: { profile: strict, network: false, deny: [ptrace, "@mount"], intercept: true } }
+            audit: { path: /tmp/x.db, synchronous: full, redact: ["sk_live_[a-z0-9]+"] }
+            prompt: { timeout: 30, remember: 5 }
+            shell: /bin/bash
+            approver: { url: "https://approver.example/ask", timeout: 9.5, secret_file: /etc/aegis/secret, allow_http: false }
+            commands:
+              - { program: "deploy*", subcommand: "prod", args: "*--now*", type: deploy.run, target: "env/{pos1}", options: [n, name], params: { tier: 3, on: true, ratio: 0.5, tags: [a, b], nested: { k: null } } }
+            rules:
+              - name: every-kind
+                match: { type: "deploy.*", target: "env/*", agent: "bot-[0-9]", program: "dep?oy", args: "* --force *" }
+                conditions:
+                  time_after: "08:30"
+                  time_before: "18:00"
+                  weekdays: [1, 3, 5]
+                  param_eq: { tier: 3 }
+                  param_gt: { ratio: 0.25 }
+                  param_contains: { tags: a }
+                  param_matches: { args: "(?i)force\\\\s+now" }
+                  flags_any: [f, force]
+                  flags_all: [n]
+                  arg_any: ["prod*", "live"]
+                  path_outside: [/tmp]
+                  path_inside: [/srv]
+                  any: [ { flags_any: [x] }, { not: { param_eq: { ticket: none } } } ]
+                risk_level: critical
+                approval: block
+                sandbox: { profile: /etc/aegis/profile.json }
+            examples:
+              - { command: "ls -l", approval: approve }
+            """
+        let file = PolicyLoader.load(bytes: Array(yaml.utf8), file: "/p/every.yaml", zones: TimeZones.resolve)
+        let errors = file.errors
+        try #require(errors.isEmpty, "\(errors)")
+        let encoded = PolicyCodec.encode(file)
+        let decoded = try PolicyCodec.decode(encoded[...], zones: TimeZones.resolve)
+        #expect(PolicyCodec.encode(decoded) == encoded)
+        #expect(decoded.timeZone.name == "Europe/Berlin")
+        #expect(decoded.policy.rules[0].zone == file.policy.rules[0].zone)
+        #expect(decoded.approver == file.approver)
+        #expect(decoded.audit == file.audit)
+        #expect(decoded.prompt == file.prompt)
+        #expect(decoded.shell == "/bin/bash")
+        #expect(decoded.policy.defaults == file.policy.defaults)
+        #expect(decoded.policy.rules[0].sandbox == file.policy.rules[0].sandbox)
+        #expect(decoded.policy.commands[0].params == file.policy.commands[0].params)
+        #expect(decoded.policy.commands[0].valueOptions == ["n", "name"])
+        if case .paramMatches(_, let p) = decoded.policy.rules[0].conditions.first(where: {
+            if case .paramMatches = $0 { true } else { false }
+        }) {
+            #expect(p.search("FORCE   now"))
+        } else {
+            Issue.record("param_matches was lost")
+        }
+    }
+
+    @Test func anyCutOrDamagedEncodingIsRefusedWithoutCrashing() throws {
+        let bytes = Array(try Data(contentsOf: repo.appendingPathComponent("policies/default.yaml")))
+        let encoded = PolicyCodec.encode(PolicyLoader.load(bytes: bytes, file: "default.yaml", zones: TimeZones.resolve))
+        for cut in stride(from: 0, to: encoded.count, by: 7) {
+            #expect(throws: PolicyCodec.DecodeError.self) { try PolicyCodec.decode(encoded[..<cut], zones: TimeZones.resolve) }
+        }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var damaged = encoded
+            damaged[Int.random(in: 0..<damaged.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            _ = try? PolicyCodec.decode(damaged[...], zones: TimeZones.resolve)  // must not trap
+        }
+        #expect(throws: PolicyCodec.DecodeError.self) { try PolicyCodec.decode(encoded[...] + [0], zones: TimeZones.resolve) }
+    }
+
+    /// Writes the strict policy and returns its path, bytes and status.
+    func strictFile(in d: String) -> (String, [UInt8], Glibc.stat) {
+        let path = d + "/policy.yaml"
+        FileManager.default.createFile(atPath: path, contents: Data(Self.strict.utf8))
+        return (path, Array(Self.strict.utf8), stat(path))
+    }
+
+    @Test func aCopyIsUsedOnlyForTheExactBytesAndPathItWasMadeFrom() throws {
+        let d = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let cache = PolicyCache(directory: d + "/cache")
+        let (path, bytes, st) = strictFile(in: d)
+        let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        cache.store(path: path, source: bytes, sourceStat: st, file: file)
+        let hit = cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve)
+        #expect(hit?.policy.rules.first?.approval == .block)
+        var edited = bytes
+        edited[edited.count - 1] = UInt8(ascii: "x")
+        #expect(cache.lookup(path: path, source: edited, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: Array(bytes.dropLast()), sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: d + "/./policy.yaml", source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        // The directory and entry are private to the user.
+        let dirMode = stat(d + "/cache").st_mode & 0o777
+        #expect(dirMode == 0o700)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: d + "/cache")
+        #expect(entries.count == 1)
+        #expect(stat(d + "/cache/" + entries[0]).st_mode & 0o777 == 0o600)
+    }
+
+    @Test func anInvalidPolicyIsNeverStored() throws {
+        let d = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let cache = PolicyCache(directory: d + "/cache")
+        let bytes = Array("rules:\n  - name: x\n    approval: sometimes\n".utf8)
+        let file = PolicyLoader.load(bytes: bytes, file: d + "/bad.yaml", zones: TimeZones.resolve)
+        #expect(!file.isValid)
+        cache.store(path: d + "/bad.yaml", source: bytes, sourceStat: stat(d), file: file)
+        #expect(!FileManager.default.fileExists(atPath: d + "/cache"))
+    }
+
+    /// A copy says whatever its writer wants: a looser rule under the strict
+    /// file's bytes. It must be ignored unless only the user (who could edit
+    /// the file itself) could have written it.
+    @Test func aCopyAnotherUserCouldWriteIsIgnored() throws {
+        try #require(geteuid() == 0, "needs root to hand files to another user")
+        let d = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let cache = PolicyCache(directory: d + "/cache")
+        let (path, bytes, st) = strictFile(in: d)
+        let looseFile = PolicyLoader.load(bytes: Array(Self.loose.utf8), file: path, zones: TimeZones.resolve)
+        cache.store(path: path, source: bytes, sourceStat: st, file: looseFile)
+        // Written by the user itself, the forgery is believed: the user could edit the file anyway.
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve)?.policy.rules[0].approval == .auto)
+        let entry = d + "/cache/" + (try FileManager.default.contentsOfDirectory(atPath: d + "/cache"))[0]
+
+        chmod(entry, 0o666)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        chmod(entry, 0o600)
+        chown(entry, 65534, 65534)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        chown(entry, 0, 0)
+        chmod(d + "/cache", 0o777)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        chmod(d + "/cache", 0o700)
+        chown(d + "/cache", 65534, 65534)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        chown(d + "/cache", 0, 0)
+        let symlinked = d + "/cache/link"
+        try FileManager.default.moveItem(atPath: entry, toPath: symlinked)
+        symlink(symlinked, entry)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+    }
+
+    /// As a user other than root, a policy file someone else owns (the system
+    /// policy, a team policy under /etc) is parsed every time: the user's own
+    /// cache could hold anything.
+    @Test func onlyFilesTheUserOwnsAreCachedByOrdinaryUsers() {
+        var st = Glibc.stat()
+        st.st_uid = geteuid()
+        #expect(PolicyCache.mayCache(st))
+        st.st_uid = geteuid() == 0 ? 4242 : 0
+        #expect(PolicyCache.mayCache(st) == (geteuid() == 0))
+    }
+
+    @Test func damagedEntriesOnDiskAreIgnored() throws {
+        let d = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let cache = PolicyCache(directory: d + "/cache")
+        let (path, bytes, st) = strictFile(in: d)
+        cache.store(path: path, source: bytes, sourceStat: st, file: PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve))
+        let entry = d + "/cache/" + (try FileManager.default.contentsOfDirectory(atPath: d + "/cache"))[0]
+        let good = try Data(contentsOf: URL(fileURLWithPath: entry))
+        for cut in [0, 4, 8, 30, 60, good.count / 2, good.count - 1] {
+            try good.prefix(cut).write(to: URL(fileURLWithPath: entry))
+            #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil, "cut at \(cut)")
+        }
+        var otherBuild = good
+        otherBuild[9] ^= 0xFF  // the binary's identity
+        try otherBuild.write(to: URL(fileURLWithPath: entry))
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        try good.write(to: URL(fileURLWithPath: entry))
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) != nil)
+    }
+}
