@@ -86,6 +86,14 @@ public final class BuiltinMappingCache {
     static func key(_ program: String, _ path: String?) -> String { program + "\u{0}" + (path ?? "") }
 }
 
+/// What a one-command process keeps until it exits. Freeing a loaded policy
+/// object by object just before `exit` only costs time (a 200-rule policy is
+/// thousands of allocations); the kernel takes the memory back at once.
+enum ProcessLifetime {
+    nonisolated(unsafe) private static var kept: [Any] = []
+    static func keep(_ value: Any) { kept.append(value) }
+}
+
 public enum Gate {
     /// Judges a command against every layer without running it.
     public static func judge(
@@ -123,9 +131,12 @@ public enum Gate {
         return Judgement(action: best.action, decision: combined, perLayer: results, sandbox: sandbox)
     }
 
+    /// Judges, records and runs one command. Called once per process: what
+    /// it loads is kept until the process exits (see ProcessLifetime).
     public static func run(_ request: GateRequest) throws(GateError) -> GateResult {
         let loaded: LoadedPolicy
         do { loaded = try PolicyFiles.load(request.sources) } catch { throw .policy(error) }
+        ProcessLifetime.keep(loaded)
 
         // Resolve once; a failure is judged and recorded like any other command.
         var resolveError: ResolveError?

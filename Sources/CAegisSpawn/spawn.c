@@ -12,7 +12,8 @@
 //      (a script: execve by the path it was found at, see aegis_spawn.h)
 //   6. on failure, report errno through the close-on-exec pipe and _exit(127)
 // The child runs after vfork, sharing the parent's memory until it execs, so
-// it only makes system calls and never allocates.
+// it only makes system calls and never allocates. With interception, the
+// supervisor thread is started before the vfork (see aegis_spawn_intercepted).
 #define _GNU_SOURCE
 #include "aegis_spawn.h"
 
@@ -61,9 +62,10 @@ static struct sock_filter notify_program[] = {
 const int aegis_nr_execve = __NR_execve;
 const int aegis_nr_execveat = __NR_execveat;
 
-static int send_fd(int sock, int fd) {
-    char data = 'L';
-    struct iovec iov = {&data, 1};
+// The listener goes to the supervisor with the child's pid, so the supervisor
+// knows the command's own first exec (judged before it started) when it comes.
+static int send_fd(int sock, int fd, pid_t pid) {
+    struct iovec iov = {&pid, sizeof pid};
     union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
     memset(&u, 0, sizeof u);
     struct msghdr msg = {0};
@@ -78,12 +80,12 @@ static int send_fd(int sock, int fd) {
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
     ssize_t n;
     do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-    return n == 1 ? 0 : -1;
+    return n == (ssize_t)sizeof pid ? 0 : -1;
 }
 
-static int receive_fd(int sock) {
-    char data;
-    struct iovec iov = {&data, 1};
+int aegis_receive_listener(int sock, pid_t *child) {
+    pid_t pid = 0;
+    struct iovec iov = {&pid, sizeof pid};
     union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
@@ -92,12 +94,12 @@ static int receive_fd(int sock) {
     msg.msg_controllen = sizeof u.buf;
     ssize_t n;
     do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-    if (n != 1) return -1;
-    if (data == 'N') return -2;  // already supervised from above
+    if (n != (ssize_t)sizeof pid) return -1;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+    if (!c || c->cmsg_type != SCM_RIGHTS) return pid == 0 ? -2 : -1;  // pid 0: already supervised from above
     int fd;
     memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    *child = pid;
     return fd;
 }
 
@@ -122,14 +124,13 @@ static void become_command(const aegis_spawn_request *req, const sigset_t *old, 
             // A supervisor above already has a listener on this process tree
             // (a gate inside a gated command): the kernel allows one per
             // tree, and that supervisor judges this command's execs.
-            char none = 'N';
-            ssize_t unused = write(sock, &none, 1);
+            pid_t none = 0;
+            ssize_t unused = write(sock, &none, sizeof none);
             (void)unused;
-        } else if (lfd < 0 || send_fd(sock, lfd) != 0) {
+        } else if (lfd < 0 || send_fd(sock, lfd, getpid()) != 0) {
             e = errno ? errno : EIO;
         }
         if (lfd >= 0) close(lfd);
-        close(sock);
     }
     if (e == 0) {
         if (req->script_path)                                              // 5
@@ -185,51 +186,39 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
     return aegis_spawn_result(pid, pipefd[0], child_errno) == 0 ? pid : -1;
 }
 
-pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, int *child_errno, int *listener, int *result_pipe) {
+int aegis_intercept_begin(int sock[2], sigset_t *old) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) != 0) return -1;
+    sigset_t block;
+    supervised_set(&block);
+    sigprocmask(SIG_BLOCK, &block, old);
+    return 0;
+}
+
+pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, const sigset_t *old, int sock[2], int *child_errno) {
     *child_errno = 0;
-    *listener = -1;
-    int pipefd[2], sv[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        close(pipefd[0]);
-        close(pipefd[1]);
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(sock[1]);  // ends the supervisor's wait
+        sigprocmask(SIG_SETMASK, old, NULL);
+        errno = e;
         return -1;
     }
-    sigset_t block, old;
-    supervised_set(&block);
-    sigprocmask(SIG_BLOCK, &block, &old);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(sv[0]);
-        become_command(req, &old, pipefd[1], sv[1]);
-    }
+    // vfork holds only this thread: the supervisor thread, already waiting on
+    // sock[0], answers the child's first exec, which is what releases us.
+    pid_t pid = vfork();
+    if (pid == 0) become_command(req, old, pipefd[1], sock[1]);
     int fork_errno = errno;
     close(pipefd[1]);
-    close(sv[1]);
+    // The child has exec'd or exited: the supervisor's receive ends either way.
+    close(sock[1]);
     if (pid < 0) {
         close(pipefd[0]);
-        close(sv[0]);
-        sigprocmask(SIG_SETMASK, &old, NULL);
+        sigprocmask(SIG_SETMASK, old, NULL);
         errno = fork_errno;
         return -1;
     }
-    int lfd = receive_fd(sv[0]);
-    close(sv[0]);
-    if (lfd == -2) {
-        // No listener of our own: the exec is answered from above.
-        *result_pipe = pipefd[0];
-        return pid;
-    }
-    if (lfd < 0) {
-        // The child failed before it could pass the listener; the pipe says why.
-        aegis_spawn_result(pid, pipefd[0], child_errno);
-        if (*child_errno == 0) *child_errno = -EIO;
-        return -1;
-    }
-    *listener = lfd;
-    *result_pipe = pipefd[0];
-    return pid;
+    return aegis_spawn_result(pid, pipefd[0], child_errno) == 0 ? pid : -1;
 }
 
 int aegis_notify_receive(int listener, int wake_fd, aegis_exec_notification *out, int timeout_ms) {

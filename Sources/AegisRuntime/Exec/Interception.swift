@@ -45,27 +45,27 @@ public struct NestedExec: Sendable {
 /// What it cannot prevent: another thread of a multi-threaded process
 /// rewriting the argument memory between the check and the kernel's own read.
 final class ExecSupervisor: @unchecked Sendable {  // its state is touched by its thread only, until join
-    let listener: Int32
-    let childPID: pid_t
+    /// Where the child sends its listener (closed once it has).
+    let socket: Int32
     let judge: @Sendable (NestedExec) -> Bool
+    private var listener: Int32 = -1
+    private var childPID: pid_t = 0
     private var wake: [Int32] = [-1, -1]
     private var thread = pthread_t()
     private var sawInitialExec = false
+    private var started = false
 
-    init(listener: Int32, childPID: pid_t, judge: @escaping @Sendable (NestedExec) -> Bool) {
-        self.listener = listener
-        self.childPID = childPID
+    init(socket: Int32, judge: @escaping @Sendable (NestedExec) -> Bool) {
+        self.socket = socket
         self.judge = judge
     }
 
-    private var started = false
-
-    /// Starts the supervisor thread; false if it could not be (then the
-    /// listener is closed, and every exec in the tree fails: fail closed).
+    /// Starts the supervisor thread, which first waits for the child's
+    /// listener; false if it could not be started (then the command must not
+    /// be started either: its first exec would wait for ever).
     func start() -> Bool {
         guard pipe(&wake) == 0 else {
-            close(listener)
-            listenerClosed = true
+            close(socket)
             return false
         }
         for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -77,8 +77,7 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         }, box)
         guard rc == 0 else {
             Unmanaged<ExecSupervisor>.fromOpaque(box).release()
-            close(listener)
-            listenerClosed = true
+            close(socket)
             return false
         }
         started = true
@@ -92,15 +91,23 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
             var b: UInt8 = 1
             _ = write(wake[1], &b, 1)
             pthread_join(thread, nil)
+        } else {
+            close(socket)
         }
         if wake[0] >= 0 { close(wake[0]) }
         if wake[1] >= 0 { close(wake[1]) }
-        if !listenerClosed { close(listener) }
+        if listener >= 0 { close(listener) }
     }
 
-    private var listenerClosed = false
-
     private func loop() {
+        listener = aegis_receive_listener(socket, &childPID)
+        close(socket)
+        // No listener: the child failed before it made one (the spawn reports
+        // why), or a supervisor above this gate judges the tree's execs.
+        guard listener >= 0 else {
+            listener = -1
+            return
+        }
         while true {
             var n = aegis_exec_notification()
             let r = aegis_notify_receive(listener, wake[0], &n, 1000)
@@ -108,7 +115,7 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
                 // Unanswerable from here on: closing the listener makes the kernel
                 // fail the tree's execs instead of leaving them waiting forever.
                 close(listener)
-                listenerClosed = true
+                listener = -1
                 return
             }
             if r == 0 {

@@ -68,8 +68,21 @@ public enum Spawner {
         defer { programs.forEach { $0.deallocate() } }
         var pointers: [UnsafeRawPointer?] = programs.map { UnsafeRawPointer($0) }
         var lengths: [UInt16] = filters.map { UInt16($0.program.count / 8) }
-        var listener: Int32 = -1
-        var resultPipe: Int32 = -1
+        // With interception the supervisor thread starts first, with the
+        // forwarded signals already blocked, so it inherits that mask.
+        var supervisor: ExecSupervisor?
+        var sock: [Int32] = [-1, -1]
+        var oldMask = sigset_t()
+        if let intercept {
+            guard aegis_intercept_begin(&sock, &oldMask) == 0 else { throw .system(SystemError("socketpair", errno: errno)) }
+            let s = ExecSupervisor(socket: sock[0], judge: intercept)
+            guard s.start() else {
+                close(sock[1])
+                sigprocmask(SIG_SETMASK, &oldMask, nil)
+                throw .system(SystemError("pthread_create", errno: EAGAIN))
+            }
+            supervisor = s
+        }
         let pid = cargv.withUnsafeMutableBufferPointer { a in
             cenv.withUnsafeMutableBufferPointer { e in
                 pointers.withUnsafeMutableBufferPointer { fp in
@@ -80,28 +93,23 @@ public enum Spawner {
                             filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
                             filter_count: Int32(filters.count), intercept: intercept == nil ? 0 : 1,
                             outer_supervised: getenv(parentRowVariable) != nil ? 1 : 0)
-                        if intercept != nil { return aegis_spawn_intercepted(&req, &childErrno, &listener, &resultPipe) }
+                        if intercept != nil { return aegis_spawn_intercepted(&req, &oldMask, &sock, &childErrno) }
                         return aegis_spawn(&req, &childErrno)
                     }
                 }
             }
         }
-        func failure() -> SpawnError {
-            if childErrno < 0 { return .sandbox(errno: -childErrno) }
-            if childErrno != 0 { return .exec(errno: childErrno) }
-            return .system(SystemError("fork", errno: errno))
-        }
-        if pid < 0 { throw failure() }
-        guard let intercept, listener >= 0 else {
-            if intercept != nil && aegis_spawn_result(pid, resultPipe, &childErrno) != 0 { throw failure() }
-            return (pid, nil)
-        }
-        // The command's first exec waits on the supervisor: start it, then learn how the exec went.
-        let supervisor = ExecSupervisor(listener: listener, childPID: pid, judge: intercept)
-        _ = supervisor.start()  // if it cannot start, its listener is closed and the exec fails
-        if aegis_spawn_result(pid, resultPipe, &childErrno) != 0 {
-            supervisor.stop()
-            throw failure()
+        if pid < 0 {
+            let failure: SpawnError
+            if childErrno < 0 {
+                failure = .sandbox(errno: -childErrno)
+            } else if childErrno != 0 {
+                failure = .exec(errno: childErrno)
+            } else {
+                failure = .system(SystemError("vfork", errno: errno))
+            }
+            supervisor?.stop()
+            throw failure
         }
         return (pid, supervisor)
     }

@@ -1,4 +1,5 @@
 #pragma once
+#include <signal.h>
 #include <sys/types.h>
 
 /// What the child needs to become the command. Everything is prepared by the
@@ -34,19 +35,29 @@ typedef struct {
 /// Signals that the supervisor forwards are blocked in the caller on return.
 pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno);
 
-/// Starts the command with every exec in its process tree stopped for the
-/// supervisor to judge. The child is forked (a vforked child would hold the
-/// supervisor until its own first exec, which waits for the supervisor), loads
-/// the filters, then the notification filter, passes its listener over a
-/// socket and execs. Returns the pid with *listener set and *result_pipe to
-/// give aegis_spawn_result once notifications are being answered; or -1 as
-/// aegis_spawn does. *listener stays -1 when the process tree already has a
-/// supervisor above it (the kernel allows one listener per tree); that one
-/// then judges these execs.
-pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, int *child_errno, int *listener, int *result_pipe);
+/// Interception, first step: makes the socket pair the child passes its
+/// listener over and blocks the signals the supervisor forwards (the old mask
+/// in *old). The supervisor thread is then started, so it inherits the
+/// blocked mask and waits on sock[0] (aegis_receive_listener).
+/// Returns 0, or -1 with errno.
+int aegis_intercept_begin(int sock[2], sigset_t *old);
 
-/// The exec's outcome for aegis_spawn_intercepted: 0 when it ran, or -1 with
-/// *child_errno set (the child is then reaped).
+/// Second step: starts the command with every exec in its process tree
+/// stopped for the supervisor to judge. The child is vforked (no copy of the
+/// gate's memory), loads the filters, then the notification filter, sends
+/// its listener on sock[1] and execs; that exec waits for the supervisor
+/// thread, not for this one. Returns the pid, or -1 as aegis_spawn does.
+/// sock[1] is closed on return; sock[0] stays the supervisor's.
+pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, const sigset_t *old, int sock[2], int *child_errno);
+
+/// The supervisor's side: the listener (close-on-exec) with the command's
+/// pid in *child; -2 when the process tree already has a supervisor above it
+/// (the kernel allows one listener per tree; that one then judges these
+/// execs); -1 when the child failed before sending one.
+int aegis_receive_listener(int sock, pid_t *child);
+
+/// The exec's outcome, read from the child's result pipe: 0 when it ran, or
+/// -1 with *child_errno set (the child is then reaped).
 int aegis_spawn_result(pid_t pid, int result_pipe, int *child_errno);
 
 /// One stopped exec: who, which call, its raw arguments.
