@@ -110,6 +110,19 @@ import Testing
         #expect(s.run("--policy", offline, "--", "python3", "-c", unix).stdout == "unix ok\n")
     }
 
+    /// socket() reads its family as an int: AF_INET with high bits set is
+    /// still AF_INET, and must be refused like it.
+    @Test func networkFalseComparesTheFamilyAsTheKernelReadsIt() {
+        let s = Sandbox()
+        let online = s.policy("defaults: { risk_level: low, approval: auto }\nrules: []\n", name: "online.yaml")
+        let offline = s.policy("defaults: { risk_level: low, approval: auto, sandbox: { network: false } }\nrules: []\n", name: "offline.yaml")
+        let probes = ["socket-inet", "socket-inet-high-bits"]
+        let allowed = s.run(["--policy", online, "--", Self.probe].map { Array($0.utf8) } + probes.map { Array($0.utf8) })
+        #expect(allowed.stdout == "socket-inet 0\nsocket-inet-high-bits 0\n", "\(allowed.stderr)")
+        let refused = s.run(["--policy", offline, "--", Self.probe].map { Array($0.utf8) } + probes.map { Array($0.utf8) })
+        #expect(refused.stdout == "socket-inet \(EPERM)\nsocket-inet-high-bits \(EPERM)\n", "\(refused.stderr)")
+    }
+
     @Test func ordinaryCommandsRunUnderTheDefaultProfile() {
         let s = Sandbox()
         let p = s.policy("defaults: { risk_level: low, approval: auto }\nrules: []\n")

@@ -42,6 +42,8 @@ int main(int argc, char **argv) {
         {"tiocsti", SYS_ioctl, {-1, TIOCSTI, 0}},
         {"tiocsti-high-bits", SYS_ioctl, {-1, (long)(0x100000000UL | TIOCSTI), 0}},
         {"sethostname", SYS_sethostname, {0, -1}},
+        {"socket-inet", SYS_socket, {2 /* AF_INET */, 1 /* SOCK_STREAM */, 0}},
+        {"socket-inet-high-bits", SYS_socket, {(long)(0x100000000UL | 2), 1, 0}},
         {"getpid", SYS_getpid, {0}},
     };
     for (int i = 1; i < argc; i++) {

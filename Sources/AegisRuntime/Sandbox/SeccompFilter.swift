@@ -16,7 +16,8 @@ public enum SandboxError: Error, Sendable, Equatable {
     case build(String)
 }
 
-/// Compiles an effective sandbox into one filter with libseccomp.
+/// Compiles an effective sandbox into its filters: the built-in one written
+/// directly (FilterBuilder), OCI profiles with libseccomp.
 ///
 /// MUST: everything not denied is allowed (a denylist: commands must run).
 /// MUST: denied calls fail with EPERM, never kill, so programs see an error.
@@ -49,37 +50,32 @@ public enum SeccompCompiler {
 
     public static func compile(_ sandbox: EffectiveSandbox) throws(SandboxError) -> SeccompFilter? {
         if !sandbox.needsBuiltinFilter { return nil }
-        guard let ctx = seccomp_init(SCMP_ACT_ALLOW) else { throw .build("seccomp_init failed") }
-        defer { seccomp_release(ctx) }
-        func check(_ rc: Int32, _ what: String) throws(SandboxError) {
-            if rc != 0 { throw .build("\(what): \(String(cString: strerror(-rc)))") }
-        }
-        try check(seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, aegis_scmp_act_eperm()), "foreign architectures")
+        return SeccompFilter(program: FilterBuilder.bytes(FilterBuilder.program(try rules(for: sandbox))))
+    }
+
+    /// What the built-in filter does per syscall number. A call denied
+    /// outright stays denied whatever else would only check its arguments.
+    static func rules(for sandbox: EffectiveSandbox) throws(SandboxError) -> [Int32: FilterBuilder.Rule] {
+        var rules: [Int32: FilterBuilder.Rule] = [:]
+        // Sorted, so the first unknown name is always the one reported.
         for name in sandbox.denied.sorted() {
-            let nr = seccomp_syscall_resolve_name(name)
-            guard nr != __NR_SCMP_ERROR else { throw .unknownSyscall(name) }
-            // Names the native table lacks (e.g. vm86 on x86-64) cannot be called here anyway.
-            if nr < 0 { continue }
-            try check(aegis_scmp_deny(ctx, nr), "deny \(name)")
+            if let nr = try FilterBuilder.number(name) { rules[nr] = .fail(EPERM) }
+        }
+        func add(_ name: String, _ rule: FilterBuilder.Rule) throws(SandboxError) {
+            if let nr = try FilterBuilder.number(name), rules[nr] == nil { rules[nr] = rule }
         }
         if sandbox.hardened {
-            try check(aegis_scmp_deny_ioctl(ctx, aegis_tiocsti()), "deny TIOCSTI")
-            for flag in cloneNamespaceFlags {
-                try check(aegis_scmp_deny_clone_flag(ctx, flag), "deny clone namespaces")
-            }
+            try add("ioctl", .failIfArgEquals(arg: 1, values: [aegis_tiocsti()]))
+            try add("clone", .failIfArgHasAny(arg: 0, mask: UInt32(cloneNamespaceFlags.reduce(0, |))))
             // clone3 passes its flags in memory a filter cannot read: ENOSYS
             // makes libc fall back to clone, whose flags are checked above.
-            try check(aegis_scmp_enosys(ctx, seccomp_syscall_resolve_name("clone3")), "deny clone3")
+            try add("clone3", .fail(ENOSYS))
         }
         if sandbox.noNetwork {
-            for family in networkFamilies {
-                try check(aegis_scmp_deny_socket_family(ctx, family), "deny network sockets")
-            }
-            for name in ["io_uring_setup"] where !sandbox.denied.contains(name) {
-                try check(aegis_scmp_deny(ctx, seccomp_syscall_resolve_name(name)), "deny \(name)")
-            }
+            try add("socket", .failIfArgEquals(arg: 0, values: networkFamilies.map { UInt32($0) }))
+            try add("io_uring_setup", .fail(EPERM))
         }
-        return try export(ctx)
+        return rules
     }
 
     /// seccomp_export_bpf writes to a descriptor; a pipe brings it back.

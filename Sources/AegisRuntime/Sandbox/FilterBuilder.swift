@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibSeccomp
+
+/// Writes the built-in sandbox's classic BPF program directly: a denylist is a
+/// few compares, and libseccomp's general compiler (with its kernel probes and
+/// its export through a pipe) cost every command a quarter of a millisecond.
+/// OCI profiles, whose rules can be anything, still go through libseccomp.
+///
+/// The program, for the native architecture (x86-64):
+///   1. another architecture's ABI (i386 through int 0x80, x32) gets EPERM;
+///   2. then one entry per syscall with a rule, in ascending number:
+///        nr <  n  -> allow (every later entry has a larger number)
+///        nr == n  -> the entry's action: EPERM, ENOSYS, or a check of one
+///                    argument's low 32 bits (the kernel reads these
+///                    arguments as int or unsigned int; CVE-2019-10063)
+///   3. anything else is allowed.
+/// An allowed call's path depends on its number alone, so the kernel's
+/// per-syscall cache can skip the filter for it entirely.
+enum FilterBuilder {
+    enum Rule: Equatable {
+        /// Fails with this errno, whatever the arguments.
+        case fail(Int32)
+        /// EPERM when the low 32 bits of argument `arg` equal one of `values`.
+        case failIfArgEquals(arg: Int, values: [UInt32])
+        /// EPERM when the low 32 bits of argument `arg` share a bit with `mask`.
+        case failIfArgHasAny(arg: Int, mask: UInt32)
+    }
+
+    static let auditArchX86_64: UInt32 = 0xC000_003E
+    static let x32SyscallBit: UInt32 = 0x4000_0000
+    static let retAllow: UInt32 = 0x7FFF_0000
+    static func retErrno(_ e: Int32) -> UInt32 { 0x0005_0000 | (UInt32(e) & 0xFFFF) }
+
+    // Classic BPF opcodes (linux/filter.h).
+    static let ldAbsW: UInt16 = 0x20
+    static let jeqK: UInt16 = 0x15
+    static let jgeK: UInt16 = 0x35
+    static let jsetK: UInt16 = 0x45
+    static let retK: UInt16 = 0x06
+
+    /// Offsets in struct seccomp_data.
+    static let nrOffset: UInt32 = 0
+    static let archOffset: UInt32 = 4
+    static func argLowOffset(_ i: Int) -> UInt32 { 16 + 8 * UInt32(i) }  // little-endian
+
+    struct Instruction: Equatable {
+        var code: UInt16
+        var jt: UInt8 = 0
+        var jf: UInt8 = 0
+        var k: UInt32
+    }
+
+    /// The program for these rules (syscall number -> rule) on x86-64.
+    static func program(_ rules: [Int32: Rule]) -> [Instruction] {
+        var p: [Instruction] = [
+            Instruction(code: ldAbsW, k: archOffset),
+            Instruction(code: jeqK, jt: 1, jf: 0, k: auditArchX86_64),
+            Instruction(code: retK, k: retErrno(EPERM)),
+            Instruction(code: ldAbsW, k: nrOffset),
+            Instruction(code: jgeK, jt: 0, jf: 1, k: x32SyscallBit),
+            Instruction(code: retK, k: retErrno(EPERM)),
+        ]
+        for nr in rules.keys.sorted() {
+            let block = action(rules[nr]!)
+            p.append(Instruction(code: jgeK, jt: 1, jf: 0, k: UInt32(nr)))
+            p.append(Instruction(code: retK, k: retAllow))
+            p.append(Instruction(code: jeqK, jt: 0, jf: UInt8(block.count), k: UInt32(nr)))
+            p += block
+        }
+        p.append(Instruction(code: retK, k: retAllow))
+        return p
+    }
+
+    /// An entry's action; every path through it returns (it overwrites the
+    /// accumulator, so nothing may fall through to the next entry).
+    static func action(_ rule: Rule) -> [Instruction] {
+        switch rule {
+        case .fail(let e):
+            return [Instruction(code: retK, k: retErrno(e))]
+        case .failIfArgEquals(let arg, let values):
+            var b = [Instruction(code: ldAbsW, k: argLowOffset(arg))]
+            for v in values {
+                b.append(Instruction(code: jeqK, jt: 0, jf: 1, k: v))
+                b.append(Instruction(code: retK, k: retErrno(EPERM)))
+            }
+            b.append(Instruction(code: retK, k: retAllow))
+            return b
+        case .failIfArgHasAny(let arg, let mask):
+            return [
+                Instruction(code: ldAbsW, k: argLowOffset(arg)),
+                Instruction(code: jsetK, jt: 0, jf: 1, k: mask),
+                Instruction(code: retK, k: retErrno(EPERM)),
+                Instruction(code: retK, k: retAllow),
+            ]
+        }
+    }
+
+    /// struct sock_filter[], as the kernel takes it.
+    static func bytes(_ program: [Instruction]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(program.count * 8)
+        for i in program {
+            out += [UInt8(i.code & 0xFF), UInt8(i.code >> 8), i.jt, i.jf,
+                    UInt8(i.k & 0xFF), UInt8((i.k >> 8) & 0xFF), UInt8((i.k >> 16) & 0xFF), UInt8(i.k >> 24)]
+        }
+        return out
+    }
+
+    /// The native syscall number of `name`; nil for one this architecture
+    /// lacks (it cannot be called here anyway); throws for an unknown name.
+    static func number(_ name: String) throws(SandboxError) -> Int32? {
+        let nr = seccomp_syscall_resolve_name(name)
+        guard nr != __NR_SCMP_ERROR else { throw .unknownSyscall(name) }
+        return nr < 0 ? nil : nr
+    }
+}
