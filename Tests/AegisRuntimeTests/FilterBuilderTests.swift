@@ -170,6 +170,27 @@ import CLibSeccomp
         #expect(p.count / 8 < 4096)
     }
 
+    /// A deny list too long for the binary search's 8-bit jumps falls back to
+    /// one long run, and still means the same.
+    @Test(arguments: [10, 100, 300, 440])
+    func anyNumberOfRulesStillMeansTheSame(_ count: Int) {
+        var rules: [Int32: FilterBuilder.Rule] = [:]
+        for nr in 0..<Int32(count) where nr % 7 != 3 { rules[nr] = nr % 5 == 0 ? .fail(ENOSYS) : .fail(EPERM) }
+        rules[16] = .failIfArgEquals(arg: 1, values: [0x5412])
+        let p = FilterBuilder.bytes(FilterBuilder.program(rules))
+        #expect(p.count / 8 < 4096)
+        for nr in UInt32(0)..<480 {
+            let expected: UInt32
+            switch rules[Int32(nr)] {
+            case .fail(let e)?: expected = 0x0005_0000 | UInt32(e)
+            case .some: expected = 0x7FFF_0000  // arguments 0: the check does not match
+            case nil: expected = 0x7FFF_0000
+            }
+            #expect(Self.run(p, Input(nr: nr, arch: Self.x86_64)) == expected, "nr \(nr) of \(count)")
+        }
+        #expect(Self.run(p, Input(nr: 16, arch: Self.x86_64, args: [0, 0x5412, 0, 0, 0, 0])) == 0x0005_0000 | UInt32(EPERM))
+    }
+
     @Test func anUnknownSyscallNameIsAnError() {
         #expect(throws: SandboxError.unknownSyscall("no_such_call")) {
             try SeccompCompiler.compile(try EffectiveSandbox.combine([SandboxSpec(deny: ["no_such_call", "zzz_other"])]))

@@ -10,12 +10,11 @@ import CLibSeccomp
 ///
 /// The program, for the native architecture (x86-64):
 ///   1. another architecture's ABI (i386 through int 0x80, x32) gets EPERM;
-///   2. then one entry per syscall with a rule, in ascending number:
-///        nr <  n  -> allow (every later entry has a larger number)
-///        nr == n  -> the entry's action: EPERM, ENOSYS, or a check of one
-///                    argument's low 32 bits (the kernel reads these
-///                    arguments as int or unsigned int; CVE-2019-10063)
-///   3. anything else is allowed.
+///   2. a binary search on the syscall number down to runs of a few entries;
+///      in a run, a number equal to an entry's gets the entry's action
+///      (EPERM, ENOSYS, or a check of one argument's low 32 bits: the kernel
+///      reads these arguments as int or unsigned int; CVE-2019-10063), and
+///      any other number is allowed.
 /// An allowed call's path depends on its number alone, so the kernel's
 /// per-syscall cache can skip the filter for it entirely.
 enum FilterBuilder {
@@ -54,7 +53,7 @@ enum FilterBuilder {
 
     /// The program for these rules (syscall number -> rule) on x86-64.
     static func program(_ rules: [Int32: Rule]) -> [Instruction] {
-        var p: [Instruction] = [
+        let header: [Instruction] = [
             Instruction(code: ldAbsW, k: archOffset),
             Instruction(code: jeqK, jt: 1, jf: 0, k: auditArchX86_64),
             Instruction(code: retK, k: retErrno(EPERM)),
@@ -62,8 +61,65 @@ enum FilterBuilder {
             Instruction(code: jgeK, jt: 0, jf: 1, k: x32SyscallBit),
             Instruction(code: retK, k: retErrno(EPERM)),
         ]
-        for nr in rules.keys.sorted() {
-            let block = action(rules[nr]!)
+        let entries = rules.keys.sorted().map { ($0, rules[$0]!) }
+        return header + (tree(entries[...]) ?? linear(entries[...]))
+    }
+
+    /// A short run of entries: one compare each, jumping to a return shared
+    /// by the run's plain denials or to the entry's own argument check;
+    /// anything else is allowed. Every jump stays within the run.
+    static func run(_ entries: ArraySlice<(Int32, Rule)>) -> [Instruction] {
+        var returns: [UInt32] = []  // the shared `ret` values, after `ret allow`
+        var blocks: [[Instruction]] = []
+        var targets: [(returnIndex: Int?, blockIndex: Int?)] = []
+        for (_, rule) in entries {
+            if case .fail(let e) = rule {
+                let k = retErrno(e)
+                if !returns.contains(k) { returns.append(k) }
+                targets.append((returns.firstIndex(of: k), nil))
+            } else {
+                blocks.append(action(rule))
+                targets.append((nil, blocks.count - 1))
+            }
+        }
+        var p: [Instruction] = []
+        let compares = entries.count
+        for (i, (nr, _)) in entries.enumerated() {
+            // Distance from the instruction after this compare to its target.
+            let after = i + 1
+            let target: Int
+            if let r = targets[i].returnIndex {
+                target = compares + 1 + r
+            } else {
+                target = compares + 1 + returns.count + blocks[..<targets[i].blockIndex!].reduce(0) { $0 + $1.count }
+            }
+            p.append(Instruction(code: jeqK, jt: UInt8(target - after), jf: 0, k: UInt32(nr)))
+        }
+        p.append(Instruction(code: retK, k: retAllow))
+        for k in returns { p.append(Instruction(code: retK, k: k)) }
+        for b in blocks { p += b }
+        return p
+    }
+
+    static let runLength = 8
+
+    /// A binary search over the entries down to short runs: the kernel runs
+    /// the filter once per syscall number when it is loaded (to find the
+    /// calls it may skip), and compiles every instruction, so a small,
+    /// shallow program loads fastest. nil when a jump would be longer than
+    /// classic BPF's 255 (then the entries are one long run of short hops).
+    static func tree(_ entries: ArraySlice<(Int32, Rule)>) -> [Instruction]? {
+        if entries.count <= runLength { return run(entries) }
+        let mid = entries.startIndex + entries.count / 2
+        guard let left = tree(entries[..<mid]), let right = tree(entries[mid...]), left.count <= 255 else { return nil }
+        return [Instruction(code: jgeK, jt: UInt8(left.count), jf: 0, k: UInt32(entries[mid].0))] + left + right
+    }
+
+    /// The fallback for very long deny lists: `nr < n` allows, `nr == n` acts.
+    static func linear(_ entries: ArraySlice<(Int32, Rule)>) -> [Instruction] {
+        var p: [Instruction] = []
+        for (nr, rule) in entries {
+            let block = action(rule)
             p.append(Instruction(code: jgeK, jt: 1, jf: 0, k: UInt32(nr)))
             p.append(Instruction(code: retK, k: retAllow))
             p.append(Instruction(code: jeqK, jt: 0, jf: UInt8(block.count), k: UInt32(nr)))
