@@ -10,15 +10,23 @@ import sys
 import time
 
 runs = int(sys.argv[1])
-cmds = [c.split() for c in sys.argv[2:]]
-for c in cmds:
-    c[0] = shutil.which(c[0]) or c[0]
+# Leading NAME=value words set the command's environment (as env(1) would,
+# without timing an extra exec).
+cmds, envs = [], []
+for text in sys.argv[2:]:
+    words, env = text.split(), dict(os.environ)
+    while words and "=" in words[0] and not words[0].startswith("/"):
+        name, value = words.pop(0).split("=", 1)
+        env[name] = value
+    words[0] = shutil.which(words[0]) or words[0]
+    cmds.append(words)
+    envs.append(env)
 devnull = os.open(os.devnull, os.O_RDWR)
 
 
-def once(argv):
+def once(argv, env):
     t = time.perf_counter_ns()
-    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+    pid = os.posix_spawn(argv[0], argv, env, file_actions=[
         (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)])
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
@@ -29,17 +37,17 @@ def once(argv):
     return (time.perf_counter_ns() - t) / 1e6
 
 
-for argv in cmds:  # warm-up
+for argv, env in zip(cmds, envs):  # warm-up
     for _ in range(20):
-        once(argv)
+        once(argv, env)
 times = [[] for _ in cmds]
 for r in range(runs):
     order = list(range(len(cmds)))
     order = order[r % len(order):] + order[:r % len(order)]
     for i in order:
-        times[i].append(once(cmds[i]))
+        times[i].append(once(cmds[i], envs[i]))
 base = times[0]
 print(f"{'command':60} {'median ms':>10} {'added ms':>10}")
-for argv, ts in zip(cmds, times):
+for text, ts in zip(sys.argv[2:], times):
     added = statistics.median(t - b for t, b in zip(ts, base))
-    print(f"{' '.join(argv)[:60]:60} {statistics.median(ts):10.3f} {added:10.3f}")
+    print(f"{text[-60:]:60} {statistics.median(ts):10.3f} {added:10.3f}")

@@ -278,12 +278,24 @@ public enum PolicyCodec {
             i += 8
             return Double(bitPattern: bits)
         }
+        /// The last long string decoded: locations repeat their file's path.
+        var lastLong: (bytes: ArraySlice<UInt8>, text: String)?
+
         mutating func string() throws(DecodeError) -> String {
             let n = try count()
             let s = bytes[i..<(i + n)]
             i += n
+            if n > 15, let last = lastLong, last.bytes.elementsEqual(s) { return last.text }
             // Only what `encode` wrote is accepted: valid UTF-8, byte for byte.
-            guard let text = String(validating: s, as: UTF8.self) else { throw DecodeError() }
+            // Policies are mostly ASCII, which needs no further check.
+            let text: String
+            if s.allSatisfy({ $0 < 0x80 }) {
+                text = s.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+            } else {
+                guard let t = String(validating: s, as: UTF8.self) else { throw DecodeError() }
+                text = t
+            }
+            if n > 15 { lastLong = (s, text) }
             return text
         }
         mutating func optional<T>(_ body: (inout Reader) throws(DecodeError) -> T) throws(DecodeError) -> T? {
@@ -360,9 +372,12 @@ public enum PolicyCodec {
 
         mutating func rule() throws(DecodeError) -> Rule {
             let name = try string()
-            var globs: [Glob?] = []
-            for _ in 0..<5 { globs.append(try optional { r throws(DecodeError) in try r.glob() }) }
-            let match = Match(type: globs[0], target: globs[1], agent: globs[2], program: globs[3], args: globs[4])
+            let type = try optional { r throws(DecodeError) in try r.glob() }
+            let target = try optional { r throws(DecodeError) in try r.glob() }
+            let agent = try optional { r throws(DecodeError) in try r.glob() }
+            let program = try optional { r throws(DecodeError) in try r.glob() }
+            let args = try optional { r throws(DecodeError) in try r.glob() }
+            let match = Match(type: type, target: target, agent: agent, program: program, args: args)
             let conditions = try list { r throws(DecodeError) in try r.condition() }
             let risk = try risk()
             let approval = try approval()

@@ -36,6 +36,7 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
             return
         }
         var tokens: [Token] = []
+        tokens.reserveCapacity(pattern.utf8.count)
         let s = Array(pattern.unicodeScalars)
         var i = 0
         while i < s.count {

@@ -10,6 +10,7 @@ import AegisRuntime
 // aegis-bench --shell-corpus FILE [ROUNDS]: shell-parser throughput, in commands
 // (lines) per second, over every line of FILE, best of ROUNDS.
 let args = CommandLine.arguments
+func median(_ xs: [UInt64]) -> Double { Double(xs.sorted()[xs.count / 2]) / 1000 }
 guard args.count >= 2 else {
     print("usage: aegis-bench POLICY [ITERATIONS] | aegis-bench --shell-corpus FILE [ROUNDS]")
     exit(2)
@@ -31,6 +32,22 @@ if args[1] == "--nested", args.count >= 3 {
         times.append(ProcessInfo.monotonicNanoseconds() - t0)
     }
     print("nested_decide_us=\(median(times))")
+    exit(0)
+}
+// aegis-bench --decode POLICY [N]: decoding the policy's compiled copy, and
+// judging /bin/true with the result, in-process (first run, then median of N).
+if args[1] == "--decode", args.count >= 3 {
+    let fd = try FileDescriptor.open(args[2], O_RDONLY)
+    let file = PolicyLoader.load(bytes: try fd.readAll(limit: 1 << 24), file: args[2], zones: TimeZones.resolve)
+    let encoded = PolicyCodec.encode(file)
+    let n = args.count > 3 ? Int(args[3]) ?? 200 : 200
+    var times: [UInt64] = []
+    for _ in 0...n {
+        let t0 = ProcessInfo.monotonicNanoseconds()
+        _ = try PolicyCodec.decode(encoded[...], zones: TimeZones.resolve)
+        times.append(ProcessInfo.monotonicNanoseconds() - t0)
+    }
+    print("encoded_bytes=\(encoded.count) decode_first_us=\(Double(times[0]) / 1000) decode_us=\(median(Array(times.dropFirst())))")
     exit(0)
 }
 if args[1] == "--shell-corpus", args.count >= 3 {
@@ -63,12 +80,12 @@ if args[1] == "--shell-corpus", args.count >= 3 {
 }
 let iterations = args.count > 2 ? Int(args[2]) ?? 200 : 200
 
-func median(_ xs: [UInt64]) -> Double { Double(xs.sorted()[xs.count / 2]) / 1000 }
-
 var loadTimes: [UInt64] = []
 var judgeTimes: [UInt64] = []
 var auditTimes: [UInt64] = []
 var sandboxTimes: [UInt64] = []
+var openTimes: [UInt64] = []
+var recordTimes: [UInt64] = []
 let auditPath = "/tmp/aegis-bench-\(getpid()).db"
 defer { for suffix in ["", "-wal", "-shm"] { unlink(auditPath + suffix) } }
 let argv: [[UInt8]] = [Array("/bin/true".utf8)]
@@ -88,6 +105,7 @@ for _ in 0..<iterations {
     let t2 = ProcessInfo.monotonicNanoseconds()
     // What the gate writes per command: open, decision row, outcome.
     let store = try AuditStore(path: auditPath)
+    let tOpen = ProcessInfo.monotonicNanoseconds()
     let row = try store.record(AuditStore.DecisionRecord(
         sessionID: "bench", timestamp: ISO8601.format(unixSeconds: now.unixSeconds), action: judgement.action,
         decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(argv), cwd: "/",
@@ -95,6 +113,8 @@ for _ in 0..<iterations {
     try store.complete(row: row, AuditStore.Outcome(status: "success", error: nil, exitStatus: 0, signal: nil,
                                                     durationMilliseconds: 1, finishedAt: "x"))
     let t3 = ProcessInfo.monotonicNanoseconds()
+    openTimes.append(tOpen - t2)
+    recordTimes.append(t3 - tOpen)
     _ = try SeccompCompiler.filters(for: judgement.sandbox)
     let t4 = ProcessInfo.monotonicNanoseconds()
     sandboxTimes.append(t4 - t3)
@@ -103,4 +123,4 @@ for _ in 0..<iterations {
     auditTimes.append(t3 - t2)
 }
 let rules = (try? PolicyFiles.read(args[1]).policy.rules.count) ?? 0
-print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes)) audit_us=\(median(auditTimes)) seccomp_compile_us=\(median(sandboxTimes))")
+print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes)) audit_us=\(median(auditTimes)) (open \(median(openTimes)), rows \(median(recordTimes))) seccomp_compile_us=\(median(sandboxTimes))")
