@@ -23,6 +23,7 @@ public enum Builtin {
     /// and that both functions agree.
     public static func commandMapping(program: String, path: String?) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
         let resolvedName = path.map(CommandMapping.baseName)
+        let programBytes = Array(program.utf8), resolvedBytes = resolvedName.map { Array($0.utf8) }
         var selected: [UInt8] = Array("commands:\n".utf8)
         var any = false
         // Consecutive entries usually share a program; decide once per run of them.
@@ -31,7 +32,12 @@ public enum Builtin {
         forEachEntryLine { line, token in
             if token != lastToken || token.isEmpty {
                 lastToken = token
-                lastMatches = tokenCanMatch(token, program: program, resolvedName: resolvedName, path: path)
+                // Most tokens are plain ASCII words: compared as bytes, with no String made.
+                if let word = plainASCIIWord(token), isASCII(programBytes), resolvedBytes.map(isASCII) ?? true {
+                    lastMatches = word.elementsEqual(programBytes) || (resolvedBytes.map { word.elementsEqual($0) } ?? false)
+                } else {
+                    lastMatches = tokenCanMatch(token, program: program, resolvedName: resolvedName, path: path)
+                }
             }
             if lastMatches {
                 selected += line
@@ -85,6 +91,26 @@ public enum Builtin {
         guard let glob = try? Glob(pattern) else { return true }
         return CommandMapping.programMatches(glob, program: program, path: path)
     }
+
+    /// The token as a bare ASCII word without wildcards or '/' (`rm`, `"git"`):
+    /// what `programToken` would give for it, as bytes; nil for anything else,
+    /// which `tokenCanMatch` then decides.
+    static func plainASCIIWord(_ raw: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        var token = raw
+        while token.last == UInt8(ascii: " ") { token = token.dropLast() }
+        if let q = token.first, q == UInt8(ascii: "\"") || q == UInt8(ascii: "'") {
+            guard token.count >= 2, token.last == q else { return nil }
+            token = token.dropFirst().dropLast()
+        }
+        guard let first = token.first, !"*&!|>%@`#{[".utf8.contains(first) else { return nil }
+        for b in token where b >= 0x80 || b == UInt8(ascii: "*") || b == UInt8(ascii: "?") || b == UInt8(ascii: "[")
+            || b == UInt8(ascii: "/") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") {
+            return nil
+        }
+        return token
+    }
+
+    static func isASCII(_ bytes: [UInt8]) -> Bool { bytes.allSatisfy { $0 < 0x80 } }
 
     /// `rm` or `"mkfs.*"` (trailing spaces ignored); nil for anything else.
     static func programToken(_ raw: ArraySlice<UInt8>) -> String? {

@@ -57,9 +57,10 @@ public enum Evaluator {
         _ action: Action, policy: Policy, at now: Instant, layer: String = "policy", traced: Bool = true
     ) throws(EvaluationError) -> Decision {
         var trace: [RuleTrace] = []
+        let subject = MatchSubject(action)
         for rule in policy.rules {
             if !traced {
-                if !matchHolds(rule.match, action) { continue }
+                if !matchHolds(rule.match, subject) { continue }
             } else if let miss = matchFailure(rule.match, action) {
                 trace.append(RuleTrace(rule: rule.name, layer: layer, matched: false, reason: miss))
                 continue
@@ -91,12 +92,45 @@ public enum Evaluator {
                         sandbox: policy.defaults.sandbox)
     }
 
+    /// What a rule's `match` reads of an action, looked up once for all rules.
+    struct MatchSubject {
+        let type: Glob.Subject
+        let target: Glob.Subject
+        let agent: String
+        let program: String?
+        let path: String?
+        let pathBase: String?
+        /// `args` as matched: present or not, and its text ("" unless a string).
+        let hasArgs: Bool
+        let args: String
+
+        init(_ a: Action) {
+            type = Glob.Subject(a.type)
+            target = Glob.Subject(a.target)
+            agent = a.agent ?? ""
+            program = a.params["program"]?.string
+            path = a.params["path"]?.string
+            pathBase = path.map(CommandMapping.baseName)
+            hasArgs = a.params["args"] != nil
+            args = a.params["args"]?.string ?? ""
+        }
+    }
+
     /// `matchFailure(m, a) == nil`, without building the reason.
-    static func matchHolds(_ m: Match, _ a: Action) -> Bool {
-        if let g = m.type, !g.matches(a.type) { return false }
-        if let g = m.target, !g.matches(a.target) { return false }
-        if let g = m.agent, !g.matches(a.agent ?? "") { return false }
-        if m.program != nil || m.args != nil { return matchFailure(m, a) == nil }
+    static func matchHolds(_ m: Match, _ s: MatchSubject) -> Bool {
+        if let g = m.type, !g.matches(s.type) { return false }
+        if let g = m.target, !g.matches(s.target) { return false }
+        if let g = m.agent, !g.matches(s.agent) { return false }
+        if let g = m.program {
+            // CommandMapping.programMatches, with the path's basename taken once.
+            guard let program = s.program else { return false }
+            if g.pattern.utf8.contains(0x2F) {
+                guard let path = s.path, g.matches(path) else { return false }
+            } else if !(g.matches(program) || (s.pathBase.map { g.matches($0) } ?? false)) {
+                return false
+            }
+        }
+        if let g = m.args, !(s.hasArgs && g.matches(s.args)) { return false }
         return true
     }
 

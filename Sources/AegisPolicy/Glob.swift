@@ -93,6 +93,22 @@ public struct Glob: Sendable, Equatable, CustomStringConvertible {
         return Glob.match(tokens[...], Array(text.unicodeScalars)[...])
     }
 
+    /// A text matched against many globs: its scalars are taken once, not per glob.
+    public struct Subject {
+        public let text: String
+        let scalars: [Unicode.Scalar]
+        public init(_ text: String) {
+            self.text = text
+            scalars = Array(text.unicodeScalars)
+        }
+    }
+
+    public func matches(_ s: Subject) -> Bool {
+        if let literal { return literal == s.text }
+        if matchesEverything { return true }
+        return Glob.match(tokens[...], s.scalars[...])
+    }
+
     /// Iterative wildcard matching with single-star backtracking: linear in
     /// practice and never exponential, whatever the pattern.
     static func match(_ p: ArraySlice<Token>, _ t: ArraySlice<Unicode.Scalar>) -> Bool {

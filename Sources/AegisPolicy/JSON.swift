@@ -125,18 +125,25 @@ extension JSON {
             out += "\""
             return
         }
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x7F:
-                out += "\\u" + hex4(UInt16(u.value))
-            default: out.unicodeScalars.append(u)
+        // Byte by byte: what needs escaping is all ASCII, and the bytes of any
+        // other scalar are copied as they are (audit rows hold JSON inside
+        // JSON, so this path is common too).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + 16)
+        let hex = Array("0123456789abcdef".utf8)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: bytes += [0x5C, 0x22]
+            case 0x5C: bytes += [0x5C, 0x5C]
+            case 0x0A: bytes += [0x5C, 0x6E]
+            case 0x0D: bytes += [0x5C, 0x72]
+            case 0x09: bytes += [0x5C, 0x74]
+            case _ where b < 0x20 || b == 0x7F:
+                bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: bytes.append(b)
             }
         }
+        out += String(decoding: bytes, as: UTF8.self)
         out += "\""
     }
 

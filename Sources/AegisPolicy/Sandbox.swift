@@ -100,7 +100,8 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
         for spec in specs {
             let profile = spec.profile ?? .standard
             if !out.profiles.contains(profile) { out.profiles.append(profile) }
-            out.denied.formUnion(SandboxGroups.denied(by: profile))
+            let byProfile = SandboxGroups.denied(by: profile)
+            if out.denied.isEmpty { out.denied = byProfile } else { out.denied.formUnion(byProfile) }
             for name in spec.deny { out.denied.formUnion(try SandboxGroups.expand(name)) }
             // strict has no network unless a policy says otherwise.
             if spec.network == false || (profile == .strict && spec.network != true) { out.noNetwork = true }
@@ -146,11 +147,15 @@ public enum SandboxGroups {
     public static func denied(by profile: SandboxSpec.Profile) -> Set<String> {
         switch profile {
         case .none: return []
-        case .standard: return Set(standard.flatMap { (try? expand($0)) ?? [] })
-        case .strict: return Set(strict.flatMap { (try? expand($0)) ?? [] })
+        case .standard: return standardSet
+        case .strict: return strictSet
         case .file: return []
         }
     }
+
+    // Built once: every judged command, nested execs included, combines them.
+    static let standardSet = Set(standard.flatMap { (try? expand($0)) ?? [] })
+    static let strictSet = Set(strict.flatMap { (try? expand($0)) ?? [] })
 
     public static func expand(_ name: String) throws(UnknownGroup) -> [String] {
         guard name.hasPrefix("@") else { return [name] }

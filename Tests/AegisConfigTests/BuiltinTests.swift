@@ -76,6 +76,25 @@ import Testing
         #expect(selected.map(\.program.pattern) == all.map(\.program.pattern))
         #expect(selected.map { $0.subcommand?.pattern } == all.map { $0.subcommand?.pattern })
     }
+
+    /// Every program the file names, plus names it does not, agrees: the
+    /// byte-level comparison of plain words must select what the parser would.
+    @Test func selectionAgreesForEveryProgramTheFileNames() throws {
+        let all = try Builtin.commandMapping()
+        var programs: Set<String> = ["nosuch", "ré", "rm\u{301}", "Git", "python3.11", "sudo-rs", "x y"]
+        Builtin.forEachEntryLine { _, token in
+            if let t = Builtin.programToken(token) { programs.insert(t.replacingOccurrences(of: "*", with: "x")) }
+        }
+        for program in programs.sorted() {
+            for path in [nil, "/usr/bin/" + program, "/usr/bin/rm"] as [String?] {
+                let expected = all.filter { CommandMapping.programMatches($0.program, program: program, path: path) }
+                let got = try Builtin.commandMapping(program: program, path: path)
+                    .filter { CommandMapping.programMatches($0.program, program: program, path: path) }
+                #expect(got.map(\.type) == expected.map(\.type), "\(program) \(path ?? "-")")
+                #expect(got.map(\.program.pattern) == expected.map(\.program.pattern))
+            }
+        }
+    }
 }
 
 @Suite struct TemplateListTests {

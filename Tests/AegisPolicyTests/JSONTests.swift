@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AegisPolicy
 
@@ -34,6 +35,31 @@ import Testing
         #expect(JSON.byteStringLiteral([0xC3, 0xA9, 0x01]) == #""é\u0001""#)
         // An overlong encoding is not valid UTF-8: each byte escapes.
         #expect(JSON.byteStringLiteral([0xC0, 0xAF]) == #""\udcc0\udcaf""#)
+    }
+
+    /// Audit hashes are computed over this text: escaping must never change.
+    /// The reference is the scalar-by-scalar form it was first written in.
+    @Test func stringEscapingIsStable() {
+        func reference(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where u.value < 0x20 || u.value == 0x7F: out += String(format: "\\u%04x", u.value)
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        var samples = (0..<0x80).map { String(UnicodeScalar(UInt8($0))) }
+        samples += ["plain", "a\"b\\c", "é\u{1}\u{7F}ü", "e\u{301}\n\t\r", "🙂\"🙂", "\u{2028}\u{FEFF}", #"{"argv":["rm","-rf"]}"#, ""]
+        for s in samples {
+            #expect(JSON.string(s).serialized == reference(s), "\(Array(s.utf8))")
+        }
     }
 
     @Test func looseEqualityFollowsPython() {

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import AegisConfig
+@testable import AegisPolicy
+@testable import AegisRuntime
+
+/// The gate judges without building rule traces (a faster path through the
+/// rules); `explain` builds them. Both must decide alike on every command:
+/// every shipped policy and a 200-rule policy of every rule shape, against
+/// real one-liners (the nl2bash corpus) and hand-picked commands.
+@Suite struct UntracedJudgementTests {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func policies() throws -> [PolicyFile] {
+        let dir = repo.appendingPathComponent("policies").path
+        var out: [PolicyFile] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where name.hasSuffix(".yaml") && name != "commands.yaml" {
+            out.append(try PolicyFiles.read(dir + "/" + name))
+        }
+        let bench = Process()
+        bench.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        bench.arguments = [repo.appendingPathComponent("scripts/make-bench-policy").path, "200"]
+        let pipe = Pipe()
+        bench.standardOutput = pipe
+        try bench.run()
+        let text = pipe.fileHandleForReading.readDataToEndOfFile()
+        bench.waitUntilExit()
+        out.append(PolicyLoader.load(bytes: Array(text), file: "bench-200.yaml", zones: TimeZones.resolve))
+        return out
+    }
+
+    func commands() throws -> [[[UInt8]]] {
+        var out: [[[UInt8]]] = [
+            ["rm", "-rf", "/home/me/project"], ["git", "push", "--force", "origin", "main"], ["tool13", "--x"],
+            ["deploy-6", "--env", "prod"], ["/usr/bin/true"], ["kubectl", "--context", "prod-2", "delete", "pod", "x"],
+        ].map { $0.map { Array($0.utf8) } }
+        let corpus = repo.deletingLastPathComponent().appendingPathComponent("shared/data/nl2bash-commands.txt")
+        let lines = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n")
+        for line in lines.prefix(600) {
+            guard let analysis = try? ShellAnalysis.analyze(String(line), dialect: .bash) else { continue }
+            out += analysis.items.map(\.argv).filter { !$0.isEmpty }
+        }
+        return out
+    }
+
+    @Test func tracedAndUntracedJudgementsAgree() throws {
+        let files = try policies()
+        let commands = try commands()
+        #expect(files.count >= 13)
+        #expect(commands.count > 600)
+        let noon = Instant(unixSeconds: 1_765_000_000)
+        let cache = BuiltinMappingCache()
+        var compared = 0
+        for file in files {
+            try #require(file.isValid, "\(file.path)")
+            let loaded = LoadedPolicy(layered: LayeredPolicy(layers: [.init(name: "policy", policy: file.policy)]), files: [file],
+                                      audit: nil, approver: nil, prompt: PromptSettings())
+            for argv in commands {
+                let path = "/usr/bin/" + String(decoding: argv[0].split(separator: 0x2F).last ?? [], as: UTF8.self)
+                let params = JSONObject([("ticket", .string("none"))])
+                let fast = try? Gate.judge(argv: argv, cwd: "/work/project", resolvedPath: path, policy: loaded, agent: "bot-1",
+                                           callerParams: params, at: noon, builtinCache: cache, traced: false)
+                let slow = try? Gate.judge(argv: argv, cwd: "/work/project", resolvedPath: path, policy: loaded, agent: "bot-1",
+                                           callerParams: params, at: noon, builtinCache: cache, traced: true)
+                #expect(fast?.decision.rule == slow?.decision.rule, "\(file.path): \(ShellQuote.command(argv))")
+                #expect(fast?.decision.approval == slow?.decision.approval)
+                #expect(fast?.decision.riskLevel == slow?.decision.riskLevel)
+                compared += 1
+            }
+        }
+        #expect(compared > 8_000)
+    }
+}
