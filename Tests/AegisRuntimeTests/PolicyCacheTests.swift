@@ -220,6 +220,29 @@ import Testing
         #expect(PolicyCache.mayCache(st) == (geteuid() == 0))
     }
 
+    /// Other builds' copies of a file go once unused for a day; recent ones
+    /// (another build in use) and other files' copies stay.
+    @Test func staleCopiesFromOtherBuildsAreRemovedOnTheNextWrite() throws {
+        let d = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let cache = PolicyCache(directory: d + "/cache")
+        let (path, bytes, st) = strictFile(in: d)
+        let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
+        cache.store(path: path, source: bytes, sourceStat: st, file: file)
+        let slot = PolicyCache.slotName(path, st)
+        let old = d + "/cache/" + slot + "-00000000000000aa", recent = d + "/cache/" + slot + "-00000000000000bb"
+        let otherFile = d + "/cache/0000000000000001-0000000000000002-0000000000000003-00000000000000aa"
+        for f in [old, recent, otherFile] { FileManager.default.createFile(atPath: f, contents: Data("x".utf8)) }
+        let twoDaysAgo = Date().addingTimeInterval(-2 * 86_400)
+        for f in [old, otherFile] { try FileManager.default.setAttributes([.modificationDate: twoDaysAgo], ofItemAtPath: f) }
+        cache.store(path: path, source: bytes, sourceStat: st, file: file)
+        #expect(!FileManager.default.fileExists(atPath: old))
+        #expect(FileManager.default.fileExists(atPath: recent))
+        #expect(FileManager.default.fileExists(atPath: otherFile))
+        #expect(FileManager.default.fileExists(atPath: d + "/cache/" + PolicyCache.entryName(path, st)))
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) != nil)
+    }
+
     @Test func damagedEntriesOnDiskAreIgnored() throws {
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }

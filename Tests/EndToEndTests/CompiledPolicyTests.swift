@@ -69,6 +69,26 @@ import Testing
         }
     }
 
+    /// Two builds used side by side keep a copy each rather than replacing
+    /// each other's on every command.
+    @Test func twoBinariesKeepACopyEach() throws {
+        let s = Sandbox()
+        let other = s.dir + "/aegis-exec-other"
+        try #require(spawn(["cp", binary, other].map { Array($0.utf8) }, env: s.environment, cwd: s.dir).status == 0)
+        let path = s.policy(Self.blockTrue)
+        for exe in [binary, other, binary, other] {
+            let r = spawn([exe, "--policy", path, "--", "true"].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+            #expect(r.status == 77)
+        }
+        let names = entries(s)
+        #expect(names.count == 2)
+        let dir = s.dir + "/.cache/aegis/policies/"
+        let before = try names.map { try FileManager.default.attributesOfItem(atPath: dir + $0)[.modificationDate] as? Date }
+        #expect(s.run("--policy", path, "--", "true").status == 77)
+        let after = try names.map { try FileManager.default.attributesOfItem(atPath: dir + $0)[.modificationDate] as? Date }
+        #expect(before == after)  // read, not rewritten
+    }
+
     @Test func anInvalidPolicyIsReportedEveryTimeAndNotCached() {
         let s = Sandbox()
         let path = s.policy("rules:\n  - name: x\n    approval: sometimes\n")

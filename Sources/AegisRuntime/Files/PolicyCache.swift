@@ -90,7 +90,11 @@ public struct PolicyCache: Sendable {
             return true
         }
         // The copy appears whole or not at all.
-        if !ok || renameat(dir.raw, temp, dir.raw, name) != 0 { unlinkat(dir.raw, temp, 0) }
+        if !ok || renameat(dir.raw, temp, dir.raw, name) != 0 {
+            unlinkat(dir.raw, temp, 0)
+            return
+        }
+        PolicyCache.removeStaleSiblings(of: name, slot: PolicyCache.slotName(path, sourceStat), in: dir)
     }
 
     /// Byte-wise equality with memcmp: a policy is compared whole on every run.
@@ -106,14 +110,38 @@ public struct PolicyCache: Sendable {
         st.st_uid == geteuid() && st.st_mode & 0o022 == 0
     }
 
-    /// One slot per path and file: `--policy p.yaml` from two directories
-    /// names two files, and each keeps its copy.
+    /// One slot per path and file (`--policy p.yaml` from two directories
+    /// names two files, and each keeps its copy), and per binary: two builds
+    /// used side by side (an installed one and a newer one) keep a copy each
+    /// instead of replacing each other's on every command.
     static func entryName(_ path: String, _ st: stat) -> String {
+        slotName(path, st) + "-" + hex(fnv(binaryIdentity ?? []))
+    }
+
+    static func slotName(_ path: String, _ st: stat) -> String {
+        hex(fnv(Array(path.utf8))) + "-" + hex(UInt64(st.st_dev)) + "-" + hex(UInt64(st.st_ino))
+    }
+
+    static func fnv(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in path.utf8 {
-            h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// Copies of the same file made by other builds and unused for a day are
+    /// removed when a new copy is written, so upgrades do not pile them up.
+    static func removeStaleSiblings(of name: String, slot: String, in dir: FileDescriptor) {
+        guard let d = fdopendir(dup(dir.raw)) else { return }
+        defer { closedir(d) }
+        let now = time(nil)
+        while let e = readdir(d) {
+            let entry = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard entry.hasPrefix(slot + "-"), entry != name, !entry.contains(".tmp.") else { continue }
+            var st = stat()
+            if fstatat(dir.raw, entry, &st, AT_SYMLINK_NOFOLLOW) == 0, now - st.st_mtim.tv_sec > 86_400 {
+                unlinkat(dir.raw, entry, 0)
+            }
         }
-        return hex(h) + "-" + hex(UInt64(st.st_dev)) + "-" + hex(UInt64(st.st_ino))
     }
 
     static func hex(_ v: UInt64) -> String {
