@@ -102,7 +102,13 @@ public enum Builtin {
             guard token.count >= 2, token.last == q else { return nil }
             token = token.dropFirst().dropLast()
         }
-        guard let first = token.first, !"*&!|>%@`#{[".utf8.contains(first) else { return nil }
+        guard let first = token.first else { return nil }
+        switch first {
+        case UInt8(ascii: "*"), UInt8(ascii: "&"), UInt8(ascii: "!"), UInt8(ascii: "|"), UInt8(ascii: ">"), UInt8(ascii: "%"),
+             UInt8(ascii: "@"), UInt8(ascii: "`"), UInt8(ascii: "#"), UInt8(ascii: "{"), UInt8(ascii: "["):
+            return nil  // a YAML indicator, as in programToken
+        default: break
+        }
         for b in token where b >= 0x80 || b == UInt8(ascii: "*") || b == UInt8(ascii: "?") || b == UInt8(ascii: "[")
             || b == UInt8(ascii: "/") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") {
             return nil

@@ -225,7 +225,7 @@ public enum PolicyCodec {
         var i: Int
         let zones: PolicyLoader.ZoneResolver
         /// Zones resolved so far: every rule of a file names the same one.
-        var resolved: [String: TimeZoneTable] = ["UTC": .utc]
+        var resolved: [(name: String, zone: TimeZoneTable)] = [("UTC", .utc)]
 
         init(bytes: ArraySlice<UInt8>, zones: @escaping PolicyLoader.ZoneResolver) {
             self.bytes = bytes
@@ -326,9 +326,9 @@ public enum PolicyCodec {
         }
         mutating func zone() throws(DecodeError) -> TimeZoneTable {
             let name = try string()
-            if let z = resolved[name] { return z }
+            if let z = resolved.first(where: { $0.name == name }) { return z.zone }
             guard let z = zones(name) else { throw DecodeError() }
-            resolved[name] = z
+            resolved.append((name, z))
             return z
         }
 

@@ -177,7 +177,7 @@ import CLibSeccomp
         var rules: [Int32: FilterBuilder.Rule] = [:]
         for nr in 0..<Int32(count) where nr % 7 != 3 { rules[nr] = nr % 5 == 0 ? .fail(ENOSYS) : .fail(EPERM) }
         rules[16] = .failIfArgEquals(arg: 1, values: [0x5412])
-        let p = FilterBuilder.bytes(FilterBuilder.program(rules))
+        let p = FilterBuilder.bytes(FilterBuilder.program(rules.keys.sorted().map { ($0, rules[$0]!) }))
         #expect(p.count / 8 < 4096)
         for nr in UInt32(0)..<480 {
             let expected: UInt32

@@ -22,7 +22,9 @@ public final class AuditStore {
     private var lastHashStatement: Statement?
     private var setHashStatement: Statement?
     /// Hashes of the rows this connection wrote, for chaining their outcomes.
-    private var rowHashes: [Int64: String] = [:]
+    /// (A short list: a command's store writes one row, a supervisor's one per
+    /// exec, and a dictionary type costs a short process its first-use setup.)
+    private var rowHashes: [(row: Int64, hash: String)] = []
 
     public enum OpenError: Error, Sendable {
         case directory(path: String, reason: String)
@@ -301,7 +303,7 @@ public final class AuditStore {
             }
             try setHashStatement!.run([.text(hash), outcomeHash, .int(id)])
             try connection.execute("COMMIT")
-            rowHashes[id] = hash
+            rowHashes.append((id, hash))
             return id
         } catch {
             try? connection.execute("ROLLBACK")
@@ -333,7 +335,8 @@ public final class AuditStore {
 
     /// Completes a decision row with what happened.
     public func complete(row: Int64, _ o: Outcome) throws(SQLiteError) {
-        let outcomeHash = rowHashes[row].map { AuditChain.outcomeHash(rowHash: $0, AuditChain.OutcomeFields(
+        let rowHash: String? = rowHashes.last(where: { $0.row == row })?.hash
+        let outcomeHash = rowHash.map { AuditChain.outcomeHash(rowHash: $0, AuditChain.OutcomeFields(
             status: o.status, error: o.error, humanDecision: o.humanDecision, exitStatus: o.exitStatus.map(Int64.init),
             signal: o.signal.map(Int64.init), durationMilliseconds: o.durationMilliseconds, finishedAt: o.finishedAt)) }
         let s = try connection.prepare("""

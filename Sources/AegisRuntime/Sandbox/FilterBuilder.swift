@@ -51,8 +51,8 @@ enum FilterBuilder {
         var k: UInt32
     }
 
-    /// The program for these rules (syscall number -> rule) on x86-64.
-    static func program(_ rules: [Int32: Rule]) -> [Instruction] {
+    /// The program for these rules (ascending, one per syscall number) on x86-64.
+    static func program(_ rules: [(nr: Int32, rule: Rule)]) -> [Instruction] {
         let header: [Instruction] = [
             Instruction(code: ldAbsW, k: archOffset),
             Instruction(code: jeqK, jt: 1, jf: 0, k: auditArchX86_64),
@@ -61,7 +61,7 @@ enum FilterBuilder {
             Instruction(code: jgeK, jt: 0, jf: 1, k: x32SyscallBit),
             Instruction(code: retK, k: retErrno(EPERM)),
         ]
-        let entries = rules.keys.sorted().map { ($0, rules[$0]!) }
+        let entries = rules.map { ($0.nr, $0.rule) }
         return header + (tree(entries[...]) ?? linear(entries[...]))
     }
 

@@ -53,17 +53,17 @@ public enum SeccompCompiler {
         return SeccompFilter(program: FilterBuilder.bytes(FilterBuilder.program(try rules(for: sandbox))))
     }
 
-    /// What the built-in filter does per syscall number. A call denied
-    /// outright stays denied whatever else would only check its arguments.
-    static func rules(for sandbox: EffectiveSandbox) throws(SandboxError) -> [Int32: FilterBuilder.Rule] {
-        var rules: [Int32: FilterBuilder.Rule] = [:]
-        // Sorted, so the first unknown name is always the one reported.
-        for name in sandbox.denied.sorted() {
-            if let nr = try FilterBuilder.number(name) { rules[nr] = .fail(EPERM) }
-        }
+    /// What the built-in filter does per syscall number, in ascending order.
+    /// A call denied outright stays denied whatever else would only check its
+    /// arguments. (A list, not a dictionary: each dictionary type costs a
+    /// short process its first-use setup.)
+    static func rules(for sandbox: EffectiveSandbox) throws(SandboxError) -> [(nr: Int32, rule: FilterBuilder.Rule)] {
+        var rules: [(nr: Int32, rule: FilterBuilder.Rule)] = []
         func add(_ name: String, _ rule: FilterBuilder.Rule) throws(SandboxError) {
-            if let nr = try FilterBuilder.number(name), rules[nr] == nil { rules[nr] = rule }
+            if let nr = try FilterBuilder.number(name), !rules.contains(where: { $0.nr == nr }) { rules.append((nr, rule)) }
         }
+        // Sorted, so the first unknown name is always the one reported.
+        for name in sandbox.denied.sorted() { try add(name, .fail(EPERM)) }
         if sandbox.hardened {
             try add("ioctl", .failIfArgEquals(arg: 1, values: [aegis_tiocsti()]))
             try add("clone", .failIfArgHasAny(arg: 0, mask: UInt32(cloneNamespaceFlags.reduce(0, |))))
@@ -75,6 +75,7 @@ public enum SeccompCompiler {
             try add("socket", .failIfArgEquals(arg: 0, values: networkFamilies.map { UInt32($0) }))
             try add("io_uring_setup", .fail(EPERM))
         }
+        rules.sort { $0.nr < $1.nr }
         return rules
     }
 
