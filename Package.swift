@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // aegis-exec: a sudo-style gate for the shell commands that AI agents run.
 //
-// Dependencies point one way: aegis-exec -> AegisRuntime -> AegisConfig -> AegisPolicy.
+// Dependencies point one way: aegis-exec (and aegis-exec-tool) -> AegisCommandLine ->
+// AegisRuntime -> AegisConfig -> AegisPolicy.
 // AegisPolicy imports nothing but the standard library, so it can be tested
 // exhaustively without a kernel, a terminal or a file system.
 import PackageDescription
@@ -15,6 +16,7 @@ let package = Package(
     name: "aegis-exec",
     products: [
         .executable(name: "aegis-exec", targets: ["aegis-exec"]),
+        .executable(name: "aegis-exec-tool", targets: ["aegis-exec-tool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,10 +38,16 @@ let package = Package(
             dependencies: ["AegisConfig", "AegisPolicy", "CLibSQLite3", "CLibSeccomp", "CAegisSpawn"],
             swiftSettings: prespecialize
         ),
+        // What both executables share: the gate's own argument reading, its
+        // messages and exit statuses.
+        .target(name: "AegisCommandLine", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy"], swiftSettings: prespecialize),
+        // The gate every agent command starts: no argument parser, no Foundation.
+        .executableTarget(name: "aegis-exec", dependencies: ["AegisCommandLine"], swiftSettings: prespecialize),
+        // Subcommands and help (swift-argument-parser), exec'd by the gate.
         .executableTarget(
-            name: "aegis-exec",
+            name: "aegis-exec-tool",
             dependencies: [
-                "AegisRuntime", "AegisConfig", "AegisPolicy",
+                "AegisCommandLine", "AegisRuntime", "AegisConfig", "AegisPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: prespecialize

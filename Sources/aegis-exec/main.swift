@@ -1,19 +1,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AegisCommandLine
 
-// Subcommands and help go through the argument parser; everything else is a
-// command to gate, handled by the lean path that keeps the argument bytes exact.
+// The gate: every agent command starts this binary, so it carries no
+// argument-parser machinery and no Foundation (each would cost every command
+// its start-up). Subcommands and help run in aegis-exec-tool, exec'd in its place.
 let raw = GateMain.rawArguments()
 let first = raw.count > 1 ? String(decoding: raw[1], as: UTF8.self) : ""
-let parserWords: [String] = [
-    "init", "validate", "schema", "simulate", "explain", "audit", "stats", "help",
-    "-h", "--help", "--version", "--generate-completion-script", "--experimental-dump-help",
-]
-if first.hasPrefix("--generate-completion-script") {
-    CompletionTree.main()
-} else if raw.count <= 1 || parserWords.contains(first) {
-    AegisExec.main()
+if raw.count <= 1 || ToolCommand.handles(first) {
+    exit(ToolCommand.exec(raw))
 } else {
     exit(GateMain.run(raw))
 }

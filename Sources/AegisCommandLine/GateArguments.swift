@@ -5,21 +5,21 @@ import AegisRuntime
 /// bytes are never decoded and re-encoded: `[OPTIONS] [--] CMD [ARGS...]`.
 /// Every option only adds (a policy layer, a param, an agent id); none removes
 /// a layer or relaxes a decision.
-struct GateArguments {
-    var policies: [String] = []
-    var agent: String?
-    var params = JSONObject()
-    var command: [[UInt8]] = []
+package struct GateArguments {
+    package var policies: [String] = []
+    package var agent: String?
+    package var params = JSONObject()
+    package var command: [[UInt8]] = []
     /// Shell mode: `-c STRING [ARG0 [ARGS...]]`.
-    var shell: ShellRequest?
+    package var shell: ShellRequest?
 
-    struct UsageError: Error {
-        var message: String
+    package struct UsageError: Error {
+        package var message: String
     }
 
-    static let valueOptions = ["--policy", "--agent", "--param", "--params"]
+    package static let valueOptions = ["--policy", "--agent", "--param", "--params"]
 
-    static func parse(_ args: ArraySlice<[UInt8]>) throws(UsageError) -> GateArguments {
+    package static func parse(_ args: ArraySlice<[UInt8]>) throws(UsageError) -> GateArguments {
         var g = GateArguments()
         var i = args.startIndex
         func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
@@ -57,16 +57,16 @@ struct GateArguments {
 
     /// The flags a shell is called with (`-c`, `-lc`, `-l -c`, `--login -c`,
     /// `-e -c`, `-o pipefail -c`): what SHELL=, make and subprocess use.
-    static func isShellOption(_ word: String) -> Bool {
+    package static func isShellOption(_ word: String) -> Bool {
         if word == "--login" || word == "-o" || word == "+o" { return true }
         guard word.count >= 2, word.first == "-" || word.first == "+", word.dropFirst().first != "-" else { return false }
         return word.dropFirst().allSatisfy { shellLetters.contains($0) }
     }
 
     /// Single-letter shell options passed through to the shell; `c` is ours.
-    static let shellLetters: Set<Character> = ["c", "l", "e", "x", "u", "v", "f", "a", "n", "h", "B", "C", "E", "H", "P", "T", "m", "b"]
+    package static let shellLetters: Set<Character> = ["c", "l", "e", "x", "u", "v", "f", "a", "n", "h", "B", "C", "E", "H", "P", "T", "m", "b"]
 
-    static func parseShell(_ args: ArraySlice<[UInt8]>) throws(UsageError) -> ShellRequest {
+    package static func parseShell(_ args: ArraySlice<[UInt8]>) throws(UsageError) -> ShellRequest {
         var options: [[UInt8]] = []
         var hasC = false
         var i = args.startIndex
@@ -101,7 +101,7 @@ struct GateArguments {
         return ShellRequest(string: args[i], options: options, positional: Array(args[(i + 1)...]))
     }
 
-    mutating func apply(_ name: String, _ value: String) throws(UsageError) {
+    package mutating func apply(_ name: String, _ value: String) throws(UsageError) {
         switch name {
         case "--policy": policies.append(value)
         case "--agent": agent = value
@@ -113,7 +113,7 @@ struct GateArguments {
 
     /// `KEY=VALUE`: VALUE is a number or boolean when it reads as one in JSON,
     /// else a string. `--params` passes exact JSON types.
-    static func addParam(_ text: String, to params: inout JSONObject) throws(UsageError) {
+    package static func addParam(_ text: String, to params: inout JSONObject) throws(UsageError) {
         guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
             throw UsageError(message: "--param needs KEY=VALUE, got '\(text)'")
         }
@@ -128,7 +128,7 @@ struct GateArguments {
         }
     }
 
-    static func addParams(_ text: String, to params: inout JSONObject) throws(UsageError) {
+    package static func addParams(_ text: String, to params: inout JSONObject) throws(UsageError) {
         let value: JSON
         do { value = try JSON.parse(text) } catch {
             throw UsageError(message: "--params is not valid JSON: \(error.message) at byte \(error.offset)")
@@ -141,7 +141,7 @@ struct GateArguments {
     }
 
     /// The command's own facts (argv, path, ...) cannot be supplied by the caller.
-    static func checkKey(_ key: String) throws(UsageError) {
+    package static func checkKey(_ key: String) throws(UsageError) {
         if CommandMapping.reservedParams.contains(key) {
             throw UsageError(message: "param '\(key)' is filled from the command itself and cannot be passed")
         }

@@ -1,13 +1,13 @@
 /// Exit statuses scripts can rely on (DESIGN §5; man aegis-exec, EXIT STATUS).
-enum ExitStatus {
+package enum ExitStatus {
     /// Refused: blocked by policy, approval denied, timed out or unavailable.
-    static let refused: Int32 = 77
+    package static let refused: Int32 = 77
     /// Configuration error: policy missing, unreadable or invalid; audit store unusable.
-    static let configuration: Int32 = 78
+    package static let configuration: Int32 = 78
     /// Usage error or internal failure of aegis-exec.
-    static let usage: Int32 = 125
+    package static let usage: Int32 = 125
     /// The command was found but could not be executed.
-    static let cannotExecute: Int32 = 126
+    package static let cannotExecute: Int32 = 126
     /// The command was not found.
-    static let notFound: Int32 = 127
+    package static let notFound: Int32 = 127
 }

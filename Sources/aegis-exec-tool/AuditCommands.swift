@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AegisConfig
 import AegisPolicy
+import AegisCommandLine
 import AegisRuntime
 import ArgumentParser
 

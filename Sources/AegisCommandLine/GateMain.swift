@@ -6,8 +6,8 @@ import AegisRuntime
 
 /// The hot path: `aegis-exec [OPTIONS] -- CMD ARGS...`. No argument-parser
 /// machinery, no Foundation: every agent command pays for what runs here.
-enum GateMain {
-    static func run(_ rawArgs: [[UInt8]]) -> Int32 {
+package enum GateMain {
+    package static func run(_ rawArgs: [[UInt8]]) -> Int32 {
         let args: GateArguments
         do {
             args = try GateArguments.parse(rawArgs.dropFirst())
@@ -39,7 +39,7 @@ enum GateMain {
     }
 
     /// The process's own argument bytes, exactly as the kernel passed them.
-    static func rawArguments() -> [[UInt8]] {
+    package static func rawArguments() -> [[UInt8]] {
         (0..<Int(CommandLine.argc)).map { i in
             guard let p = CommandLine.unsafeArgv[i] else { return [] }
             return Array(UnsafeRawBufferPointer(start: p, count: strlen(p)))

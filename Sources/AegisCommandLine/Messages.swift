@@ -7,19 +7,19 @@ import AegisRuntime
 
 /// The only place errors become words and exit statuses. Each message is one
 /// line that says what happened and what to change.
-enum Messages {
+package enum Messages {
     /// One line, whatever the values in it hold: control characters from a
     /// path, a rule or an approver's answer are shown escaped.
-    static func printError(_ line: String) {
+    package static func printError(_ line: String) {
         writeStderr("aegis-exec: " + ShellQuote.visible(line) + "\n")
     }
 
-    static func printDiagnostics(_ diags: [Diagnostic]) {
+    package static func printDiagnostics(_ diags: [Diagnostic]) {
         writeStderr(diags.map { $0.description + "\n" }.joined())
     }
 
     /// One write(2) per message, unbuffered, so lines from concurrent runs do not interleave.
-    static func writeStderr(_ text: String) {
+    package static func writeStderr(_ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let n = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
@@ -29,7 +29,7 @@ enum Messages {
         }
     }
 
-    static func describe(_ j: Judgement) -> String {
+    package static func describe(_ j: Judgement) -> String {
         let where_ = j.decision.ruleLocation.map { ", \($0)" } ?? ""
         let rule = j.decision.rule == Decision.defaultRuleName
             ? "the \(j.decision.layer) policy's defaults (no rule matched)"
@@ -38,7 +38,7 @@ enum Messages {
         return ShellQuote.visible("\(action): \(rule), risk \(j.decision.riskLevel)")
     }
 
-    static func refusal(_ j: Judgement, _ reason: RefusalReason, argv: [[UInt8]], inShell: Bool = false) -> String {
+    package static func refusal(_ j: Judgement, _ reason: RefusalReason, argv: [[UInt8]], inShell: Bool = false) -> String {
         let cmd = ShellQuote.command(argv) + (inShell ? " (in the -c string)" : "")
         let explain = inShell ? "aegis-exec explain -c STRING" : "aegis-exec explain -- \(ShellQuote.command(argv))"
         switch reason {
@@ -52,7 +52,7 @@ enum Messages {
     }
 
     /// Message and exit status for a failure on the way to (or after) a decision.
-    static func failure(_ error: GateError, argv: [[UInt8]]) -> (String, Int32) {
+    package static func failure(_ error: GateError, argv: [[UInt8]]) -> (String, Int32) {
         switch error {
         case .policy(let p): return policy(p)
         case .builtinMapping(let e):
@@ -89,7 +89,7 @@ enum Messages {
         }
     }
 
-    static func policy(_ error: PolicyError) -> (String, Int32) {
+    package static func policy(_ error: PolicyError) -> (String, Int32) {
         switch error {
         case .noPolicy(let searched):
             return ("no policy: none found at \(searched.joined(separator: " or ")); pass --policy FILE, set AEGIS_POLICY, or create one with 'aegis-exec init'", ExitStatus.configuration)
