@@ -66,7 +66,7 @@ public struct Redactor: Sendable {
         }
         // Words inside a longer string (a header given as one argument, a URL, args joined).
         if w.utf8.contains(0x20) {
-            var parts = w.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            let parts = w.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
             for i in parts.indices {
                 let lower = parts[i].lowercased()
                 if lower.hasSuffix(":"), Redactor.headerNames.contains(String(lower.dropLast())) {

@@ -138,7 +138,7 @@ import Testing
     /// Writes the strict policy and returns its path, bytes and status.
     func strictFile(in d: String) -> (String, [UInt8], Glibc.stat) {
         let path = d + "/policy.yaml"
-        FileManager.default.createFile(atPath: path, contents: Data(Self.strict.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(Self.strict.utf8))
         return (path, Array(Self.strict.utf8), stat(path))
     }
 
@@ -232,7 +232,7 @@ import Testing
         let slot = PolicyCache.slotName(path, st)
         let old = d + "/cache/" + slot + "-00000000000000aa", recent = d + "/cache/" + slot + "-00000000000000bb"
         let otherFile = d + "/cache/0000000000000001-0000000000000002-0000000000000003-00000000000000aa"
-        for f in [old, recent, otherFile] { FileManager.default.createFile(atPath: f, contents: Data("x".utf8)) }
+        for f in [old, recent, otherFile] { _ = FileManager.default.createFile(atPath: f, contents: Data("x".utf8)) }
         let twoDaysAgo = Date().addingTimeInterval(-2 * 86_400)
         for f in [old, otherFile] { try FileManager.default.setAttributes([.modificationDate: twoDaysAgo], ofItemAtPath: f) }
         cache.store(path: path, source: bytes, sourceStat: st, file: file)

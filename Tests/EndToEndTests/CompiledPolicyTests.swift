@@ -117,7 +117,7 @@ import Testing
         chown(home, 65534, 65534)
         let teamPolicy = s.write("team.yaml", Self.blockTrue + "\naudit: { path: \(home)/audit.db }\n")  // root's, 0644
         let ownPolicy = home + "/own.yaml"
-        FileManager.default.createFile(atPath: ownPolicy, contents: Data((Self.blockTrue + "\naudit: { path: \(home)/audit.db }\n").utf8))
+        _ = FileManager.default.createFile(atPath: ownPolicy, contents: Data((Self.blockTrue + "\naudit: { path: \(home)/audit.db }\n").utf8))
         chown(ownPolicy, 65534, 65534)
         func runAsNobody(_ policy: String) -> Run {
             spawn(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", exe, "--policy", policy, "--", "true"].map { Array($0.utf8) },
