@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "AegisConfig",
             dependencies: ["AegisPolicy", "CLibYAML"],
-            resources: [.embedInCode("Templates")],
+            resources: [.embedInCode("Templates"), .embedInCode("Compiled")],
             swiftSettings: prespecialize
         ),
         .target(

@@ -17,35 +17,102 @@ public enum Builtin {
 
     /// The built-in entries that could match a program, in file order: what
     /// `commandMapping()` gives, minus entries whose program glob cannot match.
-    /// Only those lines are parsed, so a command pays for its own entries, not
-    /// for a thousand others. This relies on the file's shape, one entry per
-    /// line as `  - { program: NAME, ... }`; the test suite checks that shape
-    /// and that both functions agree.
+    /// They come from the compiled mapping embedded beside the YAML
+    /// (Compiled/commands.map, made by `compileMapping` from
+    /// policies/commands.yaml and checked against it by the test suite), so a
+    /// command pays for decoding its own entries, not for parsing YAML: `git`
+    /// has 95 entries, which took a millisecond to parse.
     public static func commandMapping(program: String, path: String?) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
         let resolvedName = path.map(CommandMapping.baseName)
         let programBytes = Array(program.utf8), resolvedBytes = resolvedName.map { Array($0.utf8) }
-        var selected: [UInt8] = Array("commands:\n".utf8)
-        var any = false
+        let asciiNames = isASCII(programBytes) && (resolvedBytes.map(isASCII) ?? true)
+        var out: [CommandMapping.Entry] = []
+        var failed = false
         // Consecutive entries usually share a program; decide once per run of them.
         var lastToken: ArraySlice<UInt8> = []
         var lastMatches = false
-        forEachEntryLine { line, token in
+        forEachCompiledEntry { token, entry in
             if token != lastToken || token.isEmpty {
                 lastToken = token
                 // Most tokens are plain ASCII words: compared as bytes, with no String made.
-                if let word = plainASCIIWord(token), isASCII(programBytes), resolvedBytes.map(isASCII) ?? true {
+                if asciiNames, let word = plainASCIIWord(token) {
                     lastMatches = word.elementsEqual(programBytes) || (resolvedBytes.map { word.elementsEqual($0) } ?? false)
                 } else {
                     lastMatches = tokenCanMatch(token, program: program, resolvedName: resolvedName, path: path)
                 }
             }
-            if lastMatches {
-                selected += line
-                selected.append(0x0A)
-                any = true
-            }
+            guard lastMatches else { return }
+            do { out.append(try PolicyCodec.decodeEntry(entry)) } catch { failed = true }
         }
-        return any ? try parse(selected) : []
+        if failed || !compiledMappingIsWellFormed {
+            throw BuiltinMappingError(diagnostics: [Diagnostic(file: mappingFile, line: 1, column: 1,
+                message: "the compiled built-in mapping is damaged; rebuild aegis-exec")])
+        }
+        return out
+    }
+
+    static let compiledMagic = Array("AEGISBM1".utf8)
+
+    /// The compiled mapping: the magic, then per entry line of commands.yaml,
+    /// its raw program token and its encoded entry (each length-prefixed,
+    /// 4 bytes little-endian), in file order.
+    public static func compileMapping(_ yaml: [UInt8]) throws(BuiltinMappingError) -> [UInt8] {
+        var out = compiledMagic
+        func append32(_ n: Int) { for k in 0..<4 { out.append(UInt8((n >> (8 * k)) & 0xFF)) } }
+        var lineNumber = 0
+        var problems: [Diagnostic] = []
+        forEachEntryLine(in: yaml) { line, token, number in
+            lineNumber = number
+            let file = PolicyLoader.load(bytes: Array("commands:\n".utf8) + line, file: mappingFile)
+            guard file.isValid, file.policy.commands.count == 1, var entry = file.policy.commands.first else {
+                problems.append(Diagnostic(file: mappingFile, line: number, column: 1, message: "not one valid entry: \(file.errors)"))
+                return
+            }
+            // Where the entry really is in commands.yaml.
+            entry.location = SourceLocation(file: mappingFile, line: number, column: 5)
+            let encoded = PolicyCodec.encode(entry)
+            append32(token.count)
+            out += token
+            append32(encoded.count)
+            out += encoded
+        }
+        _ = lineNumber
+        guard problems.isEmpty else { throw BuiltinMappingError(diagnostics: problems) }
+        return out
+    }
+
+    /// Whether the embedded compiled mapping has its header and ends on a
+    /// record boundary (checked once; a damaged one refuses every command).
+    static let compiledMappingIsWellFormed: Bool = {
+        let bytes = PackageResources.commands_map
+        guard bytes.count >= compiledMagic.count, Array(bytes[0..<compiledMagic.count]) == compiledMagic else { return false }
+        var ok = true
+        var end = compiledMagic.count
+        walkCompiled(bytes) { _, _, next in end = next } onError: { ok = false }
+        return ok && end == bytes.count
+    }()
+
+    static func forEachCompiledEntry(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
+        walkCompiled(PackageResources.commands_map) { token, entry, _ in body(token, entry) } onError: {}
+    }
+
+    static func walkCompiled(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>, Int) -> Void, onError: () -> Void) {
+        guard bytes.count >= compiledMagic.count else { return onError() }
+        var i = compiledMagic.count
+        func read32() -> Int? {
+            guard bytes.count - i >= 4 else { return nil }
+            defer { i += 4 }
+            return Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
+        }
+        while i < bytes.count {
+            guard let tn = read32(), bytes.count - i >= tn else { return onError() }
+            let token = bytes[i..<(i + tn)]
+            i += tn
+            guard let en = read32(), bytes.count - i >= en else { return onError() }
+            let entry = bytes[i..<(i + en)]
+            i += en
+            body(token, entry, i)
+        }
     }
 
     static func parse(_ bytes: [UInt8]) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
@@ -59,11 +126,16 @@ public enum Builtin {
     /// Calls `body` with each line of the embedded file that holds a mapping
     /// entry, and the raw program token that follows `program: ` on it.
     static func forEachEntryLine(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
-        let bytes = PackageResources.commands_yaml
+        forEachEntryLine(in: PackageResources.commands_yaml) { line, token, _ in body(line, token) }
+    }
+
+    /// The same for any text of that shape, with each line's number (from 1).
+    static func forEachEntryLine(in bytes: [UInt8], _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>, Int) -> Void) {
         let prefix = entryPrefix
         bytes.withUnsafeBufferPointer { buf in
             guard let base = buf.baseAddress else { return }
             var start = 0
+            var number = 1
             while start < buf.count {
                 var end = buf.count
                 if let nl = memchr(base + start, 0x0A, buf.count - start) {
@@ -74,9 +146,10 @@ public enum Builtin {
                 if isEntry {
                     var t = start + prefix.count
                     while t < end && buf[t] != UInt8(ascii: ",") && buf[t] != UInt8(ascii: "}") { t += 1 }
-                    body(bytes[start..<end], bytes[(start + prefix.count)..<t])
+                    body(bytes[start..<end], bytes[(start + prefix.count)..<t], number)
                 }
                 start = end + 1
+                number += 1
             }
         }
     }

@@ -27,6 +27,20 @@ public enum PolicyCodec {
         return f
     }
 
+    /// One mapping entry, for the compiled built-in mapping.
+    public static func encode(_ entry: CommandMapping.Entry) -> [UInt8] {
+        var w = Writer()
+        w.entry(entry)
+        return w.out
+    }
+
+    public static func decodeEntry(_ bytes: ArraySlice<UInt8>) throws(DecodeError) -> CommandMapping.Entry {
+        var r = Reader(bytes: bytes, zones: { _ in nil })
+        let e = try r.entry()
+        guard r.atEnd else { throw DecodeError() }
+        return e
+    }
+
     // MARK: - Writing
 
     struct Writer {

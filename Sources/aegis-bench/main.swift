@@ -50,6 +50,20 @@ if args[1] == "--decode", args.count >= 3 {
     print("encoded_bytes=\(encoded.count) decode_first_us=\(Double(times[0]) / 1000) decode_us=\(median(Array(times.dropFirst())))")
     exit(0)
 }
+// aegis-bench --compile-mapping OUT: writes the compiled built-in mapping
+// (Sources/AegisConfig/Compiled/commands.map) from policies/commands.yaml.
+if args[1] == "--compile-mapping", args.count >= 3 {
+    let yaml = try FileDescriptor.open("policies/commands.yaml", O_RDONLY).readAll(limit: 1 << 24)
+    let compiled = try Builtin.compileMapping(yaml)
+    let fd = open(args[2], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0, compiled.withUnsafeBytes({ write(fd, $0.baseAddress!, $0.count) }) == compiled.count else {
+        print("cannot write \(args[2])")
+        exit(1)
+    }
+    close(fd)
+    print("wrote \(args[2]): \(compiled.count) bytes")
+    exit(0)
+}
 if args[1] == "--shell-corpus", args.count >= 3 {
     guard let fd = try? FileDescriptor.open(args[2], O_RDONLY), let bytes = try? fd.readAll(limit: 64 << 20) else {
         print("cannot read \(args[2])")

@@ -77,6 +77,31 @@ import Testing
         #expect(selected.map { $0.subcommand?.pattern } == all.map { $0.subcommand?.pattern })
     }
 
+    /// The compiled mapping the gate reads is what the loader makes of
+    /// policies/commands.yaml now, entry for entry.
+    @Test func theCompiledMappingIsCurrent() throws {
+        let compiled = try Builtin.compileMapping(PackageResources.commands_yaml)
+        #expect(compiled == PackageResources.commands_map, """
+            the compiled built-in mapping is stale; regenerate it with: swift build -c release --product aegis-bench \
+            && .build/release/aegis-bench --compile-mapping Sources/AegisConfig/Compiled/commands.map
+            """)
+        #expect(Builtin.compiledMappingIsWellFormed)
+    }
+
+    /// Entries carry the line they are written on in commands.yaml.
+    @Test func compiledEntriesPointAtTheirLines() throws {
+        let text = String(decoding: PackageResources.commands_yaml, as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for program in ["rm", "git", "true", "kubectl"] {
+            for e in try Builtin.commandMapping(program: program, path: nil) {
+                let line = try #require(e.location?.line)
+                #expect(lines[line - 1].contains("program: \(e.program.pattern)") || lines[line - 1].contains("program: \"\(e.program.pattern)\""),
+                        "\(program): line \(line)")
+            }
+        }
+        #expect(try Builtin.commandMapping(program: "git", path: "/usr/bin/git").count >= 90)
+    }
+
     /// Every program the file names, plus names it does not, agrees: the
     /// byte-level comparison of plain words must select what the parser would.
     @Test func selectionAgreesForEveryProgramTheFileNames() throws {
