@@ -31,7 +31,7 @@ public enum Builtin {
         // Consecutive entries usually share a program; decide once per run of them.
         var lastToken: ArraySlice<UInt8> = []
         var lastMatches = false
-        forEachCompiledEntry { token, entry in
+        let whole = walkCompiled(PackageResources.commands_map) { token, entry in
             if token != lastToken || token.isEmpty {
                 lastToken = token
                 // Most tokens are plain ASCII words: compared as bytes, with no String made.
@@ -44,7 +44,7 @@ public enum Builtin {
             guard lastMatches else { return }
             do { out.append(try PolicyCodec.decodeEntry(entry)) } catch { failed = true }
         }
-        if failed || !compiledMappingIsWellFormed {
+        if failed || !whole {
             throw BuiltinMappingError(diagnostics: [Diagnostic(file: mappingFile, line: 1, column: 1,
                 message: "the compiled built-in mapping is damaged; rebuild aegis-exec")])
         }
@@ -59,10 +59,8 @@ public enum Builtin {
     public static func compileMapping(_ yaml: [UInt8]) throws(BuiltinMappingError) -> [UInt8] {
         var out = compiledMagic
         func append32(_ n: Int) { for k in 0..<4 { out.append(UInt8((n >> (8 * k)) & 0xFF)) } }
-        var lineNumber = 0
         var problems: [Diagnostic] = []
         forEachEntryLine(in: yaml) { line, token, number in
-            lineNumber = number
             let file = PolicyLoader.load(bytes: Array("commands:\n".utf8) + line, file: mappingFile)
             guard file.isValid, file.policy.commands.count == 1, var entry = file.policy.commands.first else {
                 problems.append(Diagnostic(file: mappingFile, line: number, column: 1, message: "not one valid entry: \(file.errors)"))
@@ -76,28 +74,19 @@ public enum Builtin {
             append32(encoded.count)
             out += encoded
         }
-        _ = lineNumber
         guard problems.isEmpty else { throw BuiltinMappingError(diagnostics: problems) }
         return out
     }
 
-    /// Whether the embedded compiled mapping has its header and ends on a
-    /// record boundary (checked once; a damaged one refuses every command).
-    static let compiledMappingIsWellFormed: Bool = {
-        let bytes = PackageResources.commands_map
-        guard bytes.count >= compiledMagic.count, Array(bytes[0..<compiledMagic.count]) == compiledMagic else { return false }
-        var ok = true
-        var end = compiledMagic.count
-        walkCompiled(bytes) { _, _, next in end = next } onError: { ok = false }
-        return ok && end == bytes.count
-    }()
+    /// Whether the embedded compiled mapping is whole: its header, then
+    /// records up to its very end.
+    static var compiledMappingIsWellFormed: Bool { walkCompiled(PackageResources.commands_map) { _, _ in } }
 
-    static func forEachCompiledEntry(_ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) {
-        walkCompiled(PackageResources.commands_map) { token, entry, _ in body(token, entry) } onError: {}
-    }
-
-    static func walkCompiled(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>, Int) -> Void, onError: () -> Void) {
-        guard bytes.count >= compiledMagic.count else { return onError() }
+    /// Calls `body` with each record's program token and encoded entry; false
+    /// when the bytes are not a whole compiled mapping (then a command is refused).
+    @discardableResult
+    static func walkCompiled(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) -> Bool {
+        guard bytes.count >= compiledMagic.count, bytes[0..<compiledMagic.count].elementsEqual(compiledMagic) else { return false }
         var i = compiledMagic.count
         func read32() -> Int? {
             guard bytes.count - i >= 4 else { return nil }
@@ -105,14 +94,15 @@ public enum Builtin {
             return Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
         }
         while i < bytes.count {
-            guard let tn = read32(), bytes.count - i >= tn else { return onError() }
+            guard let tn = read32(), bytes.count - i >= tn else { return false }
             let token = bytes[i..<(i + tn)]
             i += tn
-            guard let en = read32(), bytes.count - i >= en else { return onError() }
+            guard let en = read32(), bytes.count - i >= en else { return false }
             let entry = bytes[i..<(i + en)]
             i += en
-            body(token, entry, i)
+            body(token, entry)
         }
+        return true
     }
 
     static func parse(_ bytes: [UInt8]) throws(BuiltinMappingError) -> [CommandMapping.Entry] {

@@ -88,6 +88,19 @@ import Testing
         #expect(Builtin.compiledMappingIsWellFormed)
     }
 
+    /// A cut or foreign blob is never taken for a whole mapping.
+    @Test func aDamagedCompiledMappingIsNoticed() {
+        let good = PackageResources.commands_map
+        #expect(Builtin.walkCompiled(good) { _, _ in })
+        for cut in stride(from: 0, to: good.count, by: 997) where cut > 0 {
+            var records = 0
+            let whole = Builtin.walkCompiled(Array(good[..<cut])) { _, _ in records += 1 }
+            #expect(!whole || records < 1009, "cut at \(cut)")
+        }
+        #expect(!Builtin.walkCompiled(Array("AEGISBM0".utf8) + good.dropFirst(8)) { _, _ in })
+        #expect(!Builtin.walkCompiled([]) { _, _ in })
+    }
+
     /// Entries carry the line they are written on in commands.yaml.
     @Test func compiledEntriesPointAtTheirLines() throws {
         let text = String(decoding: PackageResources.commands_yaml, as: UTF8.self)
