@@ -46,19 +46,25 @@ public enum Builtin {
         }
         if failed || !whole {
             throw BuiltinMappingError(diagnostics: [Diagnostic(file: mappingFile, line: 1, column: 1,
-                message: "the compiled built-in mapping is damaged; rebuild aegis-exec")])
+                message: "the compiled built-in mapping is damaged or does not match commands.yaml; rebuild aegis-exec")])
         }
         return out
     }
 
     static let compiledMagic = Array("AEGISBM1".utf8)
 
-    /// The compiled mapping: the magic, then per entry line of commands.yaml,
-    /// its raw program token and its encoded entry (each length-prefixed,
-    /// 4 bytes little-endian), in file order.
+    /// The compiled mapping: the magic; the length of the commands.yaml it was
+    /// made from and its number of entries (so a binary whose YAML was edited
+    /// without regenerating it refuses to judge rather than judge by stale
+    /// entries); then per entry line, its raw program token and its encoded
+    /// entry (each length-prefixed, 4 bytes little-endian), in file order.
     public static func compileMapping(_ yaml: [UInt8]) throws(BuiltinMappingError) -> [UInt8] {
         var out = compiledMagic
         func append32(_ n: Int) { for k in 0..<4 { out.append(UInt8((n >> (8 * k)) & 0xFF)) } }
+        var entries = 0
+        forEachEntryLine(in: yaml) { _, _, _ in entries += 1 }
+        append32(yaml.count)
+        append32(entries)
         var problems: [Diagnostic] = []
         forEachEntryLine(in: yaml) { line, token, number in
             let file = PolicyLoader.load(bytes: Array("commands:\n".utf8) + line, file: mappingFile)
@@ -78,14 +84,16 @@ public enum Builtin {
         return out
     }
 
-    /// Whether the embedded compiled mapping is whole: its header, then
-    /// records up to its very end.
+    /// Whether the embedded compiled mapping is whole and made from the
+    /// embedded YAML: its header, then as many records as it says, to its end.
     static var compiledMappingIsWellFormed: Bool { walkCompiled(PackageResources.commands_map) { _, _ in } }
 
     /// Calls `body` with each record's program token and encoded entry; false
-    /// when the bytes are not a whole compiled mapping (then a command is refused).
+    /// when the bytes are not a whole compiled mapping of the embedded
+    /// commands.yaml (then a command is refused).
     @discardableResult
-    static func walkCompiled(_ bytes: [UInt8], _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) -> Bool {
+    static func walkCompiled(_ bytes: [UInt8], yamlLength: Int = PackageResources.commands_yaml.count,
+                             _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) -> Bool {
         guard bytes.count >= compiledMagic.count, bytes[0..<compiledMagic.count].elementsEqual(compiledMagic) else { return false }
         var i = compiledMagic.count
         func read32() -> Int? {
@@ -93,6 +101,8 @@ public enum Builtin {
             defer { i += 4 }
             return Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
         }
+        guard read32() == yamlLength, let expected = read32() else { return false }
+        var records = 0
         while i < bytes.count {
             guard let tn = read32(), bytes.count - i >= tn else { return false }
             let token = bytes[i..<(i + tn)]
@@ -100,9 +110,10 @@ public enum Builtin {
             guard let en = read32(), bytes.count - i >= en else { return false }
             let entry = bytes[i..<(i + en)]
             i += en
+            records += 1
             body(token, entry)
         }
-        return true
+        return records == expected
     }
 
     static func parse(_ bytes: [UInt8]) throws(BuiltinMappingError) -> [CommandMapping.Entry] {

@@ -248,6 +248,15 @@ public enum PolicyCodec {
         }
 
         var atEnd: Bool { i == bytes.endIndex }
+        /// How deep `any`/`not` and JSON values nest, bounded so that no input
+        /// can exhaust the stack (the loader allows far less).
+        var depth = 0
+        static let maxDepth = 512
+
+        mutating func descend() throws(DecodeError) {
+            depth += 1
+            guard depth <= Reader.maxDepth else { throw DecodeError() }
+        }
 
         mutating func byte() throws(DecodeError) -> UInt8 {
             guard i < bytes.endIndex else { throw DecodeError() }
@@ -318,7 +327,7 @@ public enum PolicyCodec {
         mutating func list<T>(_ body: (inout Reader) throws(DecodeError) -> T) throws(DecodeError) -> [T] {
             let n = try count()
             var out: [T] = []
-            out.reserveCapacity(n)
+            out.reserveCapacity(min(n, 1024))
             for _ in 0..<n { out.append(try body(&self)) }
             return out
         }
@@ -403,6 +412,8 @@ public enum PolicyCodec {
         }
 
         mutating func condition() throws(DecodeError) -> Condition {
+            try descend()
+            defer { depth -= 1 }
             switch try small() {
             case 0:
                 let after = try optional { r throws(DecodeError) in try r.small() }
@@ -429,6 +440,8 @@ public enum PolicyCodec {
         }
 
         mutating func json() throws(DecodeError) -> JSON {
+            try descend()
+            defer { depth -= 1 }
             switch try small() {
             case 0: return .null
             case 1: return .bool(try bool())

@@ -33,6 +33,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <linux/audit.h>
+#include <link.h>
+#include <elf.h>
 #include <unistd.h>
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
@@ -292,4 +294,40 @@ int aegis_random(void *buf, size_t n) {
         n -= (size_t)got;
     }
     return 0;
+}
+
+// The running binary's GNU build id (from its PT_NOTE segments), for telling
+// builds apart when their files look alike.
+struct build_id_search { unsigned char *out; int max; int found; };
+
+static int build_id_callback(struct dl_phdr_info *info, size_t size, void *data) {
+    (void)size;
+    struct build_id_search *s = data;
+    if (s->found >= 0) return 1;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_NOTE) continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+        size_t left = info->dlpi_phdr[i].p_memsz;
+        while (left >= sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+            size_t name = (n->n_namesz + 3) & ~3u, desc = (n->n_descsz + 3) & ~3u;
+            size_t total = sizeof *n + name + desc;
+            if (total > left) break;
+            if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp(p + sizeof *n, "GNU", 4) == 0) {
+                int len = (int)n->n_descsz < s->max ? (int)n->n_descsz : s->max;
+                memcpy(s->out, p + sizeof *n + name, (size_t)len);
+                s->found = len;
+                return 1;
+            }
+            p += total;
+            left -= total;
+        }
+    }
+    return 1;  // the executable comes first; libraries do not matter
+}
+
+int aegis_build_id(unsigned char *out, int max) {
+    struct build_id_search s = {out, max, -1};
+    dl_iterate_phdr(build_id_callback, &s);
+    return s.found < 0 ? 0 : s.found;
 }

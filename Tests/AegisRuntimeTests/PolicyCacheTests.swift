@@ -135,28 +135,29 @@ import Testing
         #expect(throws: PolicyCodec.DecodeError.self) { try PolicyCodec.decode(encoded[...] + [0], zones: TimeZones.resolve) }
     }
 
-    /// Writes the strict policy and returns its path, bytes and status.
-    func strictFile(in d: String) -> (String, [UInt8], Glibc.stat) {
+    /// Writes the strict policy and returns its path, bytes, status and an open descriptor.
+    func strictFile(in d: String) -> (String, [UInt8], Glibc.stat, FileDescriptor) {
         let path = d + "/policy.yaml"
         _ = FileManager.default.createFile(atPath: path, contents: Data(Self.strict.utf8))
-        return (path, Array(Self.strict.utf8), stat(path))
+        let fd = try! FileDescriptor.open(path, O_RDONLY)
+        return (path, Array(Self.strict.utf8), try! fd.stat(), fd)
     }
 
     @Test func aCopyIsUsedOnlyForTheExactBytesAndPathItWasMadeFrom() throws {
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let cache = PolicyCache(directory: d + "/cache")
-        let (path, bytes, st) = strictFile(in: d)
+        let (path, bytes, st, fd) = strictFile(in: d)
         let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
-        cache.store(path: path, source: bytes, sourceStat: st, file: file)
-        let hit = cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
+        let hit = cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)
         #expect(hit?.policy.rules.first?.approval == .block)
         var edited = bytes
         edited[edited.count - 1] = UInt8(ascii: "x")
-        #expect(cache.lookup(path: path, source: edited, sourceStat: st, zones: TimeZones.resolve) == nil)
-        #expect(cache.lookup(path: path, source: Array(bytes.dropLast()), sourceStat: st, zones: TimeZones.resolve) == nil)
-        #expect(cache.lookup(path: d + "/./policy.yaml", source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: edited, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: Array(bytes.dropLast()), sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: d + "/./policy.yaml", source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         // The directory and entry are private to the user.
         let dirMode = stat(d + "/cache").st_mode & 0o777
         #expect(dirMode == 0o700)
@@ -172,7 +173,8 @@ import Testing
         let bytes = Array("rules:\n  - name: x\n    approval: sometimes\n".utf8)
         let file = PolicyLoader.load(bytes: bytes, file: d + "/bad.yaml", zones: TimeZones.resolve)
         #expect(!file.isValid)
-        cache.store(path: d + "/bad.yaml", source: bytes, sourceStat: stat(d), file: file)
+        let dirFD = try FileDescriptor.open(d, O_RDONLY | O_DIRECTORY)
+        cache.store(path: d + "/bad.yaml", source: bytes, sourceStat: try dirFD.stat(), descriptor: dirFD.raw, file: file)
         #expect(!FileManager.default.fileExists(atPath: d + "/cache"))
     }
 
@@ -184,29 +186,29 @@ import Testing
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let cache = PolicyCache(directory: d + "/cache")
-        let (path, bytes, st) = strictFile(in: d)
+        let (path, bytes, st, fd) = strictFile(in: d)
         let looseFile = PolicyLoader.load(bytes: Array(Self.loose.utf8), file: path, zones: TimeZones.resolve)
-        cache.store(path: path, source: bytes, sourceStat: st, file: looseFile)
+        cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: looseFile)
         // Written by the user itself, the forgery is believed: the user could edit the file anyway.
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve)?.policy.rules[0].approval == .auto)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)?.policy.rules[0].approval == .auto)
         let entry = d + "/cache/" + (try FileManager.default.contentsOfDirectory(atPath: d + "/cache"))[0]
 
         chmod(entry, 0o666)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chmod(entry, 0o600)
         chown(entry, 65534, 65534)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chown(entry, 0, 0)
         chmod(d + "/cache", 0o777)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chmod(d + "/cache", 0o700)
         chown(d + "/cache", 65534, 65534)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chown(d + "/cache", 0, 0)
         let symlinked = d + "/cache/link"
         try FileManager.default.moveItem(atPath: entry, toPath: symlinked)
         symlink(symlinked, entry)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
     }
 
     /// As a user other than root, a policy file someone else owns (the system
@@ -226,40 +228,40 @@ import Testing
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let cache = PolicyCache(directory: d + "/cache")
-        let (path, bytes, st) = strictFile(in: d)
+        let (path, bytes, st, fd) = strictFile(in: d)
         let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
-        cache.store(path: path, source: bytes, sourceStat: st, file: file)
-        let slot = PolicyCache.slotName(path, st)
+        cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
+        let slot = PolicyCache.slotName(path, descriptor: fd.raw)
         let old = d + "/cache/" + slot + "-00000000000000aa", recent = d + "/cache/" + slot + "-00000000000000bb"
-        let otherFile = d + "/cache/0000000000000001-0000000000000002-0000000000000003-00000000000000aa"
+        let otherFile = d + "/cache/0000000000000001-00000000000000aa"
         for f in [old, recent, otherFile] { _ = FileManager.default.createFile(atPath: f, contents: Data("x".utf8)) }
         let twoDaysAgo = Date().addingTimeInterval(-2 * 86_400)
         for f in [old, otherFile] { try FileManager.default.setAttributes([.modificationDate: twoDaysAgo], ofItemAtPath: f) }
-        cache.store(path: path, source: bytes, sourceStat: st, file: file)
+        cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
         #expect(!FileManager.default.fileExists(atPath: old))
         #expect(FileManager.default.fileExists(atPath: recent))
         #expect(FileManager.default.fileExists(atPath: otherFile))
-        #expect(FileManager.default.fileExists(atPath: d + "/cache/" + PolicyCache.entryName(path, st)))
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) != nil)
+        #expect(FileManager.default.fileExists(atPath: d + "/cache/" + PolicyCache.entryName(path, descriptor: fd.raw)))
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) != nil)
     }
 
     @Test func damagedEntriesOnDiskAreIgnored() throws {
         let d = tempDir()
         defer { try? FileManager.default.removeItem(atPath: d) }
         let cache = PolicyCache(directory: d + "/cache")
-        let (path, bytes, st) = strictFile(in: d)
-        cache.store(path: path, source: bytes, sourceStat: st, file: PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve))
+        let (path, bytes, st, fd) = strictFile(in: d)
+        cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve))
         let entry = d + "/cache/" + (try FileManager.default.contentsOfDirectory(atPath: d + "/cache"))[0]
         let good = try Data(contentsOf: URL(fileURLWithPath: entry))
         for cut in [0, 4, 8, 30, 60, good.count / 2, good.count - 1] {
             try good.prefix(cut).write(to: URL(fileURLWithPath: entry))
-            #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil, "cut at \(cut)")
+            #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil, "cut at \(cut)")
         }
         var otherBuild = good
         otherBuild[9] ^= 0xFF  // the binary's identity
         try otherBuild.write(to: URL(fileURLWithPath: entry))
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         try good.write(to: URL(fileURLWithPath: entry))
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) != nil)
+        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) != nil)
     }
 }

@@ -89,6 +89,35 @@ import Testing
         #expect(before == after)  // read, not rewritten
     }
 
+    /// A root gate given someone else's cache location (sudo -E keeps the
+    /// caller's HOME) writes nothing there: not through a symbolic link, not
+    /// into a directory another user owns or could change.
+    @Test func aRootGateWritesOnlyWhereOnlyRootCould() throws {
+        try #require(geteuid() == 0, "needs root")
+        let s = Sandbox()
+        let path = s.policy(Self.blockTrue)
+        let target = s.dir + "/target"
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        symlink(target, s.dir + "/link")
+        let foreign = s.dir + "/foreign"
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        chown(foreign, 65534, 65534)
+        let open = s.dir + "/open"
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        chmod(open, 0o777)
+        for home in [s.dir + "/link", foreign, open] {
+            let r = s.run("--policy", path, "--", "true", env: ["XDG_CACHE_HOME": home])
+            #expect(r.status == 77, "\(home): \(r.stderr)")
+        }
+        for dir in [target, foreign, open] {
+            #expect((try FileManager.default.contentsOfDirectory(atPath: dir)).isEmpty, "\(dir)")
+        }
+        // Its own private directory it does use.
+        let mine = s.dir + "/mine"
+        #expect(s.run("--policy", path, "--", "true", env: ["XDG_CACHE_HOME": mine]).status == 77)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: mine + "/aegis/policies")) ?? []).count == 1)
+    }
+
     @Test func anInvalidPolicyIsReportedEveryTimeAndNotCached() {
         let s = Sandbox()
         let path = s.policy("rules:\n  - name: x\n    approval: sometimes\n")

@@ -15,7 +15,7 @@ import Testing
         let marker = s.dir + "/got"
         // The command traps the signal and records it; the test kills only the gate.
         let inner = "trap 'echo \(name) > \(marker); exit 7' \(name); echo ready > \(marker).ready; while :; do sleep 0.05; done"
-        let script = "\"$0\" --policy \"$1\" -- sh -c \"$2\" & gate=$!; while [ ! -e \"$3.ready\" ]; do sleep 0.05; done; kill -\(name) $gate; wait $gate; echo \"status $?\""
+        let script = "\"$0\" --policy \"$1\" -- sh -c \"$2\" & gate=$!; n=0; while [ ! -e \"$3.ready\" ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; kill -\(name) $gate; wait $gate; echo \"status $?\""
         let r = spawn(["sh", "-c", script, binary, p, inner, marker].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
         #expect(r.stdout == "status 7\n", "\(r.stdout) \(r.stderr)")
         #expect((try? String(contentsOfFile: marker, encoding: .utf8)) == "\(name)\n")

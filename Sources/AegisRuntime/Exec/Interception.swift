@@ -78,6 +78,8 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         guard rc == 0 else {
             Unmanaged<ExecSupervisor>.fromOpaque(box).release()
             close(socket)
+            for fd in wake { close(fd) }
+            wake = [-1, -1]
             return false
         }
         started = true

@@ -106,7 +106,7 @@ public enum Spawner {
             } else if childErrno != 0 {
                 failure = .exec(errno: childErrno)
             } else {
-                failure = .system(SystemError("vfork", errno: errno))
+                failure = .system(SystemError("pipe2 or vfork", errno: errno))
             }
             supervisor?.stop()
             throw failure

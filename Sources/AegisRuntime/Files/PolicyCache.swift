@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AegisConfig
 import AegisPolicy
+import CAegisSpawn
 
 /// Compiled copies of policy files, so the gate does not parse YAML on every
 /// command (parsing a 200-rule file costs milliseconds; reading its copy, tens
@@ -14,16 +15,28 @@ import AegisPolicy
 /// MUST: a copy is used only where whoever can write it could also change the
 ///       file itself: the copy's directory and file belong to the effective
 ///       user and are writable by no one else, and the policy file belongs to
-///       that user too (or the gate runs as root, whose copies no one else can
-///       write). A root-owned system policy is therefore never taken from an
-///       ordinary user's cache: it is parsed every time.
+///       that user and is writable by it right now (not immutable, not on a
+///       read-only mount), or the gate runs as root. A root-owned system
+///       policy is therefore never taken from an ordinary user's cache: it is
+///       parsed every time.
+/// MUST: as root, the cache directory is reached component by component
+///       without following symbolic links, through directories that root owns
+///       and no one else can write (a sticky one such as /tmp may lead to
+///       the next): a root gate run with someone else's HOME or XDG_CACHE_HOME
+///       (sudo -E) must never be pointed at a directory to write into.
 /// MUST: the cache only ever saves time. Any problem reading or writing it
 ///       (missing, foreign, corrupt, full disk) means the file is parsed as if
 ///       there were no cache; it never changes a decision and never fails a command.
 public struct PolicyCache: Sendable {
     public let directory: String
+    /// Walk to the directory component by component, refusing symbolic links
+    /// and directories anyone but root could change (a root gate's cache).
+    let rootOnlyPath: Bool
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String, rootOnlyPath: Bool = geteuid() == 0) {
+        self.directory = directory
+        self.rootOnlyPath = rootOnlyPath
+    }
 
     /// `$XDG_CACHE_HOME/aegis/policies`, by default `~/.cache/aegis/policies`.
     public static func defaultLocation(environment env: [String: String]) -> PolicyCache? {
@@ -32,7 +45,36 @@ public struct PolicyCache: Sendable {
         return nil
     }
 
-    static let magic = Array("AEGISPC1".utf8)
+    /// The cache directory, opened (and made, with `create`) as the MUSTs say.
+    func openDirectory(create: Bool) -> FileDescriptor? {
+        guard rootOnlyPath else {
+            if create && !PolicyCache.makePrivateDirectory(directory) { return nil }
+            guard let dir = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY),
+                  let st = try? dir.stat(), PolicyCache.isPrivate(st) else { return nil }
+            return dir
+        }
+        guard var dir = try? FileDescriptor.open("/", O_RDONLY | O_DIRECTORY) else { return nil }
+        let comps = directory.split(separator: "/").map(String.init)
+        for (i, comp) in comps.enumerated() {
+            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+            var next: FileDescriptor?
+            do {
+                next = try FileDescriptor.open(comp, flags, relativeTo: dir.raw)
+            } catch where error.errno == ENOENT && create {
+                if mkdirat(dir.raw, comp, 0o700) == 0 || errno == EEXIST { next = try? FileDescriptor.open(comp, flags, relativeTo: dir.raw) }
+            } catch {
+                return nil
+            }
+            guard let opened = next, let st = try? opened.stat(), st.st_uid == 0 else { return nil }
+            let sticky = st.st_mode & S_ISVTX != 0
+            if st.st_mode & 0o022 != 0 && !(sticky && i < comps.count - 1) { return nil }
+            dir = opened
+        }
+        return dir
+    }
+
+    /// The entry format; a change to PolicyCodec's layout changes it too.
+    static let magic = Array("AEGISPC2".utf8)
     /// A copy larger than this is not read: the source limit twice, plus room.
     static let maxEntryBytes = 3 * PolicyFiles.maxBytes
 
@@ -42,12 +84,19 @@ public struct PolicyCache: Sendable {
         return euid == 0 || source.st_uid == euid
     }
 
+    /// And whether the opened file is writable by the effective user now: a
+    /// file made immutable, or on a read-only mount, is not the user's to change.
+    static func mayCache(_ source: stat, descriptor: Int32) -> Bool {
+        mayCache(source) && (geteuid() == 0 || faccessat(AT_FDCWD, "/proc/self/fd/\(descriptor)", W_OK, AT_EACCESS) == 0)
+    }
+
     /// The compiled file, if a trustworthy copy of exactly these bytes exists.
-    func lookup(path: String, source: [UInt8], sourceStat: stat, zones: @escaping PolicyLoader.ZoneResolver) -> PolicyFile? {
-        guard PolicyCache.mayCache(sourceStat), let exe = PolicyCache.binaryIdentity,
-              let dir = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY),
-              let dirStat = try? dir.stat(), PolicyCache.isPrivate(dirStat),
-              let fd = try? FileDescriptor.open(PolicyCache.entryName(path, sourceStat), O_RDONLY | O_NOFOLLOW | O_NONBLOCK, relativeTo: dir.raw),
+    func lookup(path: String, source: [UInt8], sourceStat: stat, descriptor: Int32,
+                zones: @escaping PolicyLoader.ZoneResolver) -> PolicyFile? {
+        guard PolicyCache.mayCache(sourceStat, descriptor: descriptor), let exe = PolicyCache.binaryIdentity,
+              let dir = openDirectory(create: false),
+              let fd = try? FileDescriptor.open(PolicyCache.entryName(path, descriptor: descriptor), O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
+                                                relativeTo: dir.raw),
               let st = try? fd.stat(), st.st_mode & S_IFMT == S_IFREG, PolicyCache.isPrivate(st),
               Int(st.st_size) <= PolicyCache.maxEntryBytes,
               let bytes = try? fd.readAll(limit: PolicyCache.maxEntryBytes)
@@ -63,19 +112,16 @@ public struct PolicyCache: Sendable {
     }
 
     /// Stores a valid file's compiled form; failures are ignored (see the MUSTs).
-    func store(path: String, source: [UInt8], sourceStat: stat, file: PolicyFile) {
-        guard file.isValid, PolicyCache.mayCache(sourceStat), let exe = PolicyCache.binaryIdentity else { return }
+    func store(path: String, source: [UInt8], sourceStat: stat, descriptor: Int32, file: PolicyFile) {
+        guard file.isValid, PolicyCache.mayCache(sourceStat, descriptor: descriptor), let exe = PolicyCache.binaryIdentity else { return }
         var out = PolicyCache.magic + exe
         PolicyCache.append64(UInt64(path.utf8.count), to: &out)
         out += Array(path.utf8)
         PolicyCache.append64(UInt64(source.count), to: &out)
         out += source
         out += PolicyCodec.encode(file)
-        guard out.count <= PolicyCache.maxEntryBytes, PolicyCache.makePrivateDirectory(directory),
-              let dir = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY),
-              let dirStat = try? dir.stat(), PolicyCache.isPrivate(dirStat)
-        else { return }
-        let name = PolicyCache.entryName(path, sourceStat)
+        guard out.count <= PolicyCache.maxEntryBytes, let dir = openDirectory(create: true) else { return }
+        let name = PolicyCache.entryName(path, descriptor: descriptor)
         let temp = name + ".tmp.\(getpid())"
         guard let fd = try? FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, relativeTo: dir.raw)
         else { return }
@@ -94,7 +140,7 @@ public struct PolicyCache: Sendable {
             unlinkat(dir.raw, temp, 0)
             return
         }
-        PolicyCache.removeStaleSiblings(of: name, slot: PolicyCache.slotName(path, sourceStat), in: dir)
+        PolicyCache.removeStaleSiblings(of: name, slot: PolicyCache.slotName(path, descriptor: descriptor), in: dir)
     }
 
     /// Byte-wise equality with memcmp: a policy is compared whole on every run.
@@ -110,16 +156,17 @@ public struct PolicyCache: Sendable {
         st.st_uid == geteuid() && st.st_mode & 0o022 == 0
     }
 
-    /// One slot per path and file (`--policy p.yaml` from two directories
-    /// names two files, and each keeps its copy), and per binary: two builds
-    /// used side by side (an installed one and a newer one) keep a copy each
+    /// One slot per file, by where it really is (so saving it by rename, which
+    /// makes a new inode, reuses the slot), and per binary: two builds used
+    /// side by side (an installed one and a newer one) keep a copy each
     /// instead of replacing each other's on every command.
-    static func entryName(_ path: String, _ st: stat) -> String {
-        slotName(path, st) + "-" + hex(fnv(binaryIdentity ?? []))
+    static func entryName(_ path: String, descriptor: Int32) -> String {
+        slotName(path, descriptor: descriptor) + "-" + hex(fnv(binaryIdentity ?? []))
     }
 
-    static func slotName(_ path: String, _ st: stat) -> String {
-        hex(fnv(Array(path.utf8))) + "-" + hex(UInt64(st.st_dev)) + "-" + hex(UInt64(st.st_ino))
+    static func slotName(_ path: String, descriptor: Int32) -> String {
+        let real = ProcessInfo.readLink("/proc/self/fd/\(descriptor)") ?? path
+        return hex(fnv(Array(real.utf8)))
     }
 
     static func fnv(_ bytes: [UInt8]) -> UInt64 {
@@ -128,15 +175,16 @@ public struct PolicyCache: Sendable {
         return h
     }
 
-    /// Copies of the same file made by other builds and unused for a day are
-    /// removed when a new copy is written, so upgrades do not pile them up.
+    /// Copies of the same file made by other builds and unused for a day, and
+    /// half-written ones left by a gate that died, are removed when a new copy
+    /// is written, so upgrades do not pile them up.
     static func removeStaleSiblings(of name: String, slot: String, in dir: FileDescriptor) {
         guard let d = fdopendir(dup(dir.raw)) else { return }
         defer { closedir(d) }
         let now = time(nil)
         while let e = readdir(d) {
             let entry = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard entry.hasPrefix(slot + "-"), entry != name, !entry.contains(".tmp.") else { continue }
+            guard entry.hasPrefix(slot + "-"), entry != name else { continue }
             var st = stat()
             if fstatat(dir.raw, entry, &st, AT_SYMLINK_NOFOLLOW) == 0, now - st.st_mtim.tv_sec > 86_400 {
                 unlinkat(dir.raw, entry, 0)
@@ -149,8 +197,8 @@ public struct PolicyCache: Sendable {
         return String(repeating: "0", count: max(0, 16 - s.utf8.count)) + s
     }
 
-    /// Device, inode, size and modification time of the running binary: a
-    /// rebuilt or upgraded aegis-exec never reads another build's copies.
+    /// Device, inode, size, modification time and build id of the running
+    /// binary: a rebuilt or upgraded aegis-exec never reads another build's copies.
     static let binaryIdentity: [UInt8]? = {
         var st = stat()
         guard stat("/proc/self/exe", &st) == 0 else { return nil }
@@ -159,6 +207,11 @@ public struct PolicyCache: Sendable {
                   UInt64(st.st_mtim.tv_nsec)] {
             append64(v, to: &out)
         }
+        // And the linker's build id, for builds that set every mtime alike
+        // (reproducible builds) on a file system that reuses inodes.
+        var id = [UInt8](repeating: 0, count: 64)
+        let n = aegis_build_id(&id, Int32(id.count))
+        out += id[0..<Int(max(0, n))]
         return out
     }()
 

@@ -216,11 +216,11 @@ public enum PolicyFiles {
                 throw PolicyError.invalid([d])
             }
             let bytes = try fd.readAll(limit: maxBytes)
-            if let cache, let file = cache.lookup(path: path, source: bytes, sourceStat: st, zones: TimeZones.resolve) {
+            if let cache, let file = cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) {
                 return file
             }
             let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
-            cache?.store(path: path, source: bytes, sourceStat: st, file: file)
+            cache?.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
             return file
         } catch let e as SystemError {
             throw .unreadable(path: path, reason: e.reason)

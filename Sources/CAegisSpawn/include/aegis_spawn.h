@@ -103,3 +103,7 @@ int aegis_signalfd(const sigset_t *mask);
 /// Fills `buf` with `n` bytes from the kernel's random generator (getrandom).
 /// Returns 0, or -1 with errno.
 int aegis_random(void *buf, size_t n);
+
+/// The running executable's GNU build id, up to `max` bytes into `out`;
+/// returns its length, or 0 when it has none.
+int aegis_build_id(unsigned char *out, int max);
