@@ -175,10 +175,16 @@ public enum CommandMapping {
     ]
 
     public static func programMatches(_ glob: Glob, program: String, path: String?) -> Bool {
+        programMatches(glob, program: program, path: path, pathBase: path.map(basename))
+    }
+
+    /// The same with the path's basename already taken (the evaluator tries
+    /// one command against many rules).
+    static func programMatches(_ glob: Glob, program: String, path: String?, pathBase: String?) -> Bool {
         if glob.pattern.utf8.contains(0x2F) {
             return path.map(glob.matches) ?? false
         }
-        return glob.matches(program) || (path.map { glob.matches(basename($0)) } ?? false)
+        return glob.matches(program) || (pathBase.map(glob.matches) ?? false)
     }
 }
 

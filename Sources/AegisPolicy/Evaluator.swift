@@ -122,13 +122,8 @@ public enum Evaluator {
         if let g = m.target, !g.matches(s.target) { return false }
         if let g = m.agent, !g.matches(s.agent) { return false }
         if let g = m.program {
-            // CommandMapping.programMatches, with the path's basename taken once.
-            guard let program = s.program else { return false }
-            if g.pattern.utf8.contains(0x2F) {
-                guard let path = s.path, g.matches(path) else { return false }
-            } else if !(g.matches(program) || (s.pathBase.map { g.matches($0) } ?? false)) {
-                return false
-            }
+            guard let program = s.program,
+                  CommandMapping.programMatches(g, program: program, path: s.path, pathBase: s.pathBase) else { return false }
         }
         if let g = m.args, !(s.hasArgs && g.matches(s.args)) { return false }
         return true

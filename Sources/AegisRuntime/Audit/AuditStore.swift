@@ -63,16 +63,8 @@ public final class AuditStore {
 
     static func makeParentDirectory(of path: String) throws(OpenError) {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
-        let dir = String(path[..<slash])
-        var st = stat()
-        if stat(dir, &st) == 0 { return }
-        // Create missing ancestors, the last ones private.
-        var built = ""
-        for comp in dir.split(separator: "/") {
-            built += "/" + comp
-            if mkdir(built, 0o700) != 0 && errno != EEXIST {
-                throw .directory(path: built, reason: String(cString: strerror(errno)))
-            }
+        if let failure = makeDirectories(String(path[..<slash])) {
+            throw .directory(path: failure.path, reason: String(cString: strerror(failure.errno)))
         }
     }
 

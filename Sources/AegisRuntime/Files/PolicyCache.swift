@@ -48,7 +48,7 @@ public struct PolicyCache: Sendable {
     /// The cache directory, opened (and made, with `create`) as the MUSTs say.
     func openDirectory(create: Bool) -> FileDescriptor? {
         guard rootOnlyPath else {
-            if create && !PolicyCache.makePrivateDirectory(directory) { return nil }
+            if create && makeDirectories(directory) != nil { return nil }
             guard let dir = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY),
                   let st = try? dir.stat(), PolicyCache.isPrivate(st) else { return nil }
             return dir
@@ -222,18 +222,6 @@ public struct PolicyCache: Sendable {
             out.append(UInt8(x & 0xFF))
             x >>= 8
         }
-    }
-
-    /// Creates the directory and its missing parents, private to the user.
-    static func makePrivateDirectory(_ path: String) -> Bool {
-        var st = stat()
-        if stat(path, &st) == 0 { return st.st_mode & S_IFMT == S_IFDIR }
-        var built = ""
-        for comp in path.split(separator: "/") {
-            built += "/" + comp
-            if mkdir(built, 0o700) != 0 && errno != EEXIST { return false }
-        }
-        return true
     }
 
     struct EntryReader {

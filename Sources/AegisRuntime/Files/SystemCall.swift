@@ -119,3 +119,16 @@ public enum ProcessInfo {
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }
+
+/// Creates a directory and its missing ancestors, each new one 0700 (private
+/// to the user); nil on success, else the component that could not be made.
+func makeDirectories(_ path: String) -> (path: String, errno: Int32)? {
+    var st = stat()
+    if stat(path, &st) == 0 { return st.st_mode & S_IFMT == S_IFDIR ? nil : (path, ENOTDIR) }
+    var built = ""
+    for comp in path.split(separator: "/") {
+        built += "/" + comp
+        if mkdir(built, 0o700) != 0 && errno != EEXIST { return (built, errno) }
+    }
+    return nil
+}
