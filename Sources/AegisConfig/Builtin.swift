@@ -20,51 +20,94 @@ public enum Builtin {
     /// They come from the compiled mapping embedded beside the YAML
     /// (Compiled/commands.map, made by `compileMapping` from
     /// policies/commands.yaml and checked against it by the test suite), so a
-    /// command pays for decoding its own entries, not for parsing YAML: `git`
-    /// has 95 entries, which took a millisecond to parse.
+    /// command pays for decoding its own entries, not for parsing YAML (`git`
+    /// has 95 entries, which took a millisecond to parse), and, through the
+    /// mapping's index of plain program words, not for a walk past the
+    /// thousand others.
     public static func commandMapping(program: String, path: String?) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
+        try select(program: program, path: path, from: PackageResources.commands_map)
+    }
+
+    static func select(program: String, path: String?, from bytes: [UInt8]) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
         let resolvedName = path.map(CommandMapping.baseName)
         let programBytes = Array(program.utf8), resolvedBytes = resolvedName.map { Array($0.utf8) }
-        let asciiNames = isASCII(programBytes) && (resolvedBytes.map(isASCII) ?? true)
-        var out: [CommandMapping.Entry] = []
-        var failed = false
-        // Consecutive entries usually share a program; decide once per run of them.
+        // A non-ASCII name may equal a plain word as a String (canonical
+        // equivalence: U+212A is K) without equalling its bytes; the walk
+        // compares such names as the parser would.
+        guard isASCII(programBytes) && (resolvedBytes.map(isASCII) ?? true) else {
+            return try walkedMapping(program: program, resolvedName: resolvedName, path: path, from: bytes)
+        }
+        guard let map = CompiledMapping(bytes), let table = map.offsetsStart else { throw damagedMapping }
+        var records: [Int] = []
+        let indexWhole = map.forEachPlainWord({ word in
+            word.elementsEqual(programBytes) || (resolvedBytes.map { word.elementsEqual($0) } ?? false)
+        }, record: { records.append($0) })
+        // Records whose token is not a plain word: a glob or a quoted name, decided by the parser's rules.
         var lastToken: ArraySlice<UInt8> = []
         var lastMatches = false
-        let whole = walkCompiled(PackageResources.commands_map) { token, entry in
+        let othersWhole = map.forEachOther { n, token in
             if token != lastToken || token.isEmpty {
                 lastToken = token
-                // Most tokens are plain ASCII words: compared as bytes, with no String made.
-                if asciiNames, let word = plainASCIIWord(token) {
-                    lastMatches = word.elementsEqual(programBytes) || (resolvedBytes.map { word.elementsEqual($0) } ?? false)
-                } else {
-                    lastMatches = tokenCanMatch(token, program: program, resolvedName: resolvedName, path: path)
-                }
+                lastMatches = !cannotMatchASCII(token, programBytes, resolvedBytes)
+                    && tokenCanMatch(token, program: program, resolvedName: resolvedName, path: path)
             }
-            guard lastMatches else { return }
-            do { out.append(try PolicyCodec.decodeEntry(entry)) } catch { failed = true }
+            if lastMatches { records.append(n) }
         }
-        if failed || !whole {
-            throw BuiltinMappingError(diagnostics: [Diagnostic(file: mappingFile, line: 1, column: 1,
-                message: "the compiled built-in mapping is damaged or does not match commands.yaml; rebuild aegis-exec")])
+        guard indexWhole, othersWhole else { throw damagedMapping }
+        records.sort()
+        var out: [CommandMapping.Entry] = []
+        out.reserveCapacity(records.count)
+        for n in records {
+            guard let record = map.record(n, offsets: table), let entry = try? PolicyCodec.decodeEntry(record.entry) else {
+                throw damagedMapping
+            }
+            out.append(entry)
         }
         return out
     }
 
-    static let compiledMagic = Array("AEGISBM1".utf8)
+    /// The same selection by walking every record and deciding each token
+    /// with the parser's rules: for names that are not ASCII, and as the
+    /// reference the index is tested against.
+    static func walkedMapping(program: String, resolvedName: String?, path: String?,
+                              from bytes: [UInt8] = PackageResources.commands_map) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
+        var out: [CommandMapping.Entry] = []
+        var failed = false
+        var lastToken: ArraySlice<UInt8> = []
+        var lastMatches = false
+        let whole = walkCompiled(bytes) { token, entry in
+            if token != lastToken || token.isEmpty {
+                lastToken = token
+                lastMatches = tokenCanMatch(token, program: program, resolvedName: resolvedName, path: path)
+            }
+            guard lastMatches else { return }
+            do { out.append(try PolicyCodec.decodeEntry(entry)) } catch { failed = true }
+        }
+        if failed || !whole { throw damagedMapping }
+        return out
+    }
 
-    /// The compiled mapping: the magic; the length of the commands.yaml it was
-    /// made from and its number of entries (so a binary whose YAML was edited
-    /// without regenerating it refuses to judge rather than judge by stale
-    /// entries); then per entry line, its raw program token and its encoded
-    /// entry (each length-prefixed, 4 bytes little-endian), in file order.
+    static var damagedMapping: BuiltinMappingError {
+        BuiltinMappingError(diagnostics: [Diagnostic(file: mappingFile, line: 1, column: 1,
+            message: "the compiled built-in mapping is damaged or does not match commands.yaml; rebuild aegis-exec")])
+    }
+
+    static let compiledMagic = Array("AEGISBM2".utf8)
+
+    /// The compiled mapping, all numbers 4 bytes little-endian:
+    /// - the magic; the length of the commands.yaml it was made from and its
+    ///   number of entries (so a binary whose YAML was edited without
+    ///   regenerating it refuses to judge rather than judge by stale entries);
+    /// - the index: the number of plain program words, then per word (as
+    ///   `plainASCIIWord` gives it) its length, its bytes, the number of
+    ///   records with that word and their numbers, ascending;
+    /// - the number of other records (tokens that are globs or not plain),
+    ///   then per record its number and its token (length-prefixed);
+    /// - each record's offset in the blob;
+    /// - the records, in file order: raw program token and encoded entry, each length-prefixed.
     public static func compileMapping(_ yaml: [UInt8]) throws(BuiltinMappingError) -> [UInt8] {
-        var out = compiledMagic
-        func append32(_ n: Int) { for k in 0..<4 { out.append(UInt8((n >> (8 * k)) & 0xFF)) } }
-        var entries = 0
-        forEachEntryLine(in: yaml) { _, _, _ in entries += 1 }
-        append32(yaml.count)
-        append32(entries)
+        var tokens: [ArraySlice<UInt8>] = []
+        var encoded: [[UInt8]] = []
         var problems: [Diagnostic] = []
         forEachEntryLine(in: yaml) { line, token, number in
             let file = PolicyLoader.load(bytes: Array("commands:\n".utf8) + line, file: mappingFile)
@@ -74,46 +117,169 @@ public enum Builtin {
             }
             // Where the entry really is in commands.yaml.
             entry.location = SourceLocation(file: mappingFile, line: number, column: 5)
-            let encoded = PolicyCodec.encode(entry)
-            append32(token.count)
-            out += token
-            append32(encoded.count)
-            out += encoded
+            tokens.append(token)
+            encoded.append(PolicyCodec.encode(entry))
         }
         guard problems.isEmpty else { throw BuiltinMappingError(diagnostics: problems) }
+
+        var out = compiledMagic
+        func append32(_ n: Int) { for k in 0..<4 { out.append(UInt8((n >> (8 * k)) & 0xFF)) } }
+        append32(yaml.count)
+        append32(tokens.count)
+        var words: [[UInt8]] = []
+        var numbers: [[Int]] = []
+        var others: [Int] = []
+        for (n, token) in tokens.enumerated() {
+            guard let word = plainASCIIWord(token).map(Array.init) else { others.append(n); continue }
+            if let w = words.firstIndex(of: word) { numbers[w].append(n) } else { words.append(word); numbers.append([n]) }
+        }
+        append32(words.count)
+        for (word, list) in zip(words, numbers) {
+            append32(word.count)
+            out += word
+            append32(list.count)
+            list.forEach(append32)
+        }
+        append32(others.count)
+        for n in others {
+            append32(n)
+            append32(tokens[n].count)
+            out += tokens[n]
+        }
+        var offset = out.count + 4 * tokens.count
+        for (token, entry) in zip(tokens, encoded) {
+            append32(offset)
+            offset += 8 + token.count + entry.count
+        }
+        for (token, entry) in zip(tokens, encoded) {
+            append32(token.count)
+            out += token
+            append32(entry.count)
+            out += entry
+        }
         return out
+    }
+
+    /// The compiled mapping's header and tables, read with every length and
+    /// number checked against the blob: a damaged blob gives nil or false, never a trap.
+    struct CompiledMapping {
+        let bytes: [UInt8]
+        let entryCount: Int
+        let indexStart: Int
+
+        init?(_ bytes: [UInt8], yamlLength: Int = PackageResources.commands_yaml.count) {
+            self.bytes = bytes
+            guard bytes.count >= compiledMagic.count, bytes[0..<compiledMagic.count].elementsEqual(compiledMagic),
+                  CompiledMapping.read32(bytes, compiledMagic.count) == yamlLength,
+                  let count = CompiledMapping.read32(bytes, compiledMagic.count + 4) else { return nil }
+            entryCount = count
+            indexStart = compiledMagic.count + 8
+        }
+
+        static func read32(_ bytes: [UInt8], _ i: Int) -> Int? {
+            guard i >= 0, bytes.count - i >= 4 else { return nil }
+            return Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
+        }
+
+        /// Calls `wants` with each indexed word, and `record` with the numbers
+        /// of the records under each word it wants; false if the index is damaged.
+        @discardableResult
+        func forEachPlainWord(_ wants: (ArraySlice<UInt8>) -> Bool, record: (Int) -> Void) -> Bool {
+            walkIndex(wants, record) != nil
+        }
+
+        /// Where the list of other records starts, after walking the index.
+        private func walkIndex(_ wants: (ArraySlice<UInt8>) -> Bool, _ record: (Int) -> Void) -> Int? {
+            var i = indexStart
+            guard let words = CompiledMapping.read32(bytes, i) else { return nil }
+            i += 4
+            for _ in 0..<words {
+                guard let len = CompiledMapping.read32(bytes, i), bytes.count - (i + 4) >= len else { return nil }
+                let wanted = wants(bytes[(i + 4)..<(i + 4 + len)])
+                i += 4 + len
+                guard let n = CompiledMapping.read32(bytes, i), n <= entryCount, bytes.count - (i + 4) >= 4 * n else { return nil }
+                i += 4
+                if wanted {
+                    for k in 0..<n {
+                        guard let r = CompiledMapping.read32(bytes, i + 4 * k), r < entryCount else { return nil }
+                        record(r)
+                    }
+                }
+                i += 4 * n
+            }
+            return i
+        }
+
+        /// Calls `body` with each record not in the index, by number, with
+        /// its program token; false if damaged.
+        @discardableResult
+        func forEachOther(_ body: (Int, ArraySlice<UInt8>) -> Void) -> Bool { walkOthers(body) != nil }
+
+        /// Where the offsets table starts, after walking the other records.
+        private func walkOthers(_ body: (Int, ArraySlice<UInt8>) -> Void) -> Int? {
+            guard var i = walkIndex({ _ in false }, { _ in }), let n = CompiledMapping.read32(bytes, i), n <= entryCount else { return nil }
+            i += 4
+            for _ in 0..<n {
+                guard let r = CompiledMapping.read32(bytes, i), r < entryCount,
+                      let len = CompiledMapping.read32(bytes, i + 4), bytes.count - (i + 8) >= len else { return nil }
+                body(r, bytes[(i + 8)..<(i + 8 + len)])
+                i += 8 + len
+            }
+            return i
+        }
+
+        /// Where the offsets table starts.
+        var offsetsStart: Int? { walkOthers { _, _ in } }
+
+        /// Record `n`: its raw program token and its encoded entry.
+        func record(_ n: Int, offsets: Int? = nil) -> (token: ArraySlice<UInt8>, entry: ArraySlice<UInt8>)? {
+            guard n >= 0, n < entryCount, let table = offsets ?? offsetsStart,
+                  let at = CompiledMapping.read32(bytes, table + 4 * n), at >= table + 4 * entryCount,
+                  let tn = CompiledMapping.read32(bytes, at), bytes.count - (at + 4) >= tn,
+                  let en = CompiledMapping.read32(bytes, at + 4 + tn), bytes.count - (at + 8 + tn) >= en else { return nil }
+            return (bytes[(at + 4)..<(at + 4 + tn)], bytes[(at + 8 + tn)..<(at + 8 + tn + en)])
+        }
     }
 
     /// Whether the embedded compiled mapping is whole and made from the
     /// embedded YAML: its header, then as many records as it says, to its end.
     static var compiledMappingIsWellFormed: Bool { walkCompiled(PackageResources.commands_map) { _, _ in } }
 
-    /// Calls `body` with each record's program token and encoded entry; false
-    /// when the bytes are not a whole compiled mapping of the embedded
-    /// commands.yaml (then a command is refused).
+    /// Calls `body` with each record's program token and encoded entry, in
+    /// order; false when the bytes are not a whole compiled mapping of the
+    /// embedded commands.yaml (then a command is refused). Also checks that
+    /// the index and the list of others name every record exactly once, each
+    /// under its own word, and that the offsets point at the records.
     @discardableResult
     static func walkCompiled(_ bytes: [UInt8], yamlLength: Int = PackageResources.commands_yaml.count,
                              _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) -> Bool {
-        guard bytes.count >= compiledMagic.count, bytes[0..<compiledMagic.count].elementsEqual(compiledMagic) else { return false }
-        var i = compiledMagic.count
-        func read32() -> Int? {
-            guard bytes.count - i >= 4 else { return nil }
-            defer { i += 4 }
-            return Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
+        guard let map = CompiledMapping(bytes, yamlLength: yamlLength), let table = map.offsetsStart,
+              bytes.count - table >= 4 * map.entryCount else { return false }
+        var owner = [Int](repeating: -1, count: map.entryCount)
+        var consistent = true
+        var words: [ArraySlice<UInt8>] = []
+        let indexWhole = map.forEachPlainWord({ word in
+            words.append(word)
+            return true
+        }, record: { n in
+            if owner[n] != -1 { consistent = false } else { owner[n] = words.count - 1 }
+        })
+        var otherTokens: [ArraySlice<UInt8>?] = Array(repeating: nil, count: map.entryCount)
+        let othersWhole = map.forEachOther { n, token in
+            if owner[n] != -1 { consistent = false } else { owner[n] = -2 }
+            otherTokens[n] = token
         }
-        guard read32() == yamlLength, let expected = read32() else { return false }
-        var records = 0
-        while i < bytes.count {
-            guard let tn = read32(), bytes.count - i >= tn else { return false }
-            let token = bytes[i..<(i + tn)]
-            i += tn
-            guard let en = read32(), bytes.count - i >= en else { return false }
-            let entry = bytes[i..<(i + en)]
-            i += en
-            records += 1
-            body(token, entry)
+        guard indexWhole, othersWhole, consistent, !owner.contains(-1) else { return false }
+        var i = table + 4 * map.entryCount
+        for n in 0..<map.entryCount {
+            guard CompiledMapping.read32(bytes, table + 4 * n) == i, let record = map.record(n, offsets: table) else { return false }
+            let word = plainASCIIWord(record.token)
+            if owner[n] == -2 ? word != nil || otherTokens[n] != record.token
+                              : word.map({ !$0.elementsEqual(words[owner[n]]) }) ?? true { return false }
+            i += 8 + record.token.count + record.entry.count
+            body(record.token, record.entry)
         }
-        return records == expected
+        return i == bytes.count
     }
 
     static func parse(_ bytes: [UInt8]) throws(BuiltinMappingError) -> [CommandMapping.Entry] {
@@ -153,6 +319,29 @@ public enum Builtin {
                 number += 1
             }
         }
+    }
+
+    /// True when a glob token certainly cannot match these ASCII names: its
+    /// pattern is ASCII without '/' (so it is matched against the names
+    /// scalar by scalar), and neither name both starts with its literal
+    /// prefix and ends with its literal suffix. Saves parsing the thirty-odd globs of the
+    /// mapping for every command; false (ask the parser) whenever unsure.
+    static func cannotMatchASCII(_ raw: ArraySlice<UInt8>, _ program: [UInt8], _ resolved: [UInt8]?) -> Bool {
+        var token = raw
+        while token.last == UInt8(ascii: " ") { token = token.dropLast() }
+        guard token.count >= 2, token.first == UInt8(ascii: "\""), token.last == UInt8(ascii: "\"") else { return false }
+        token = token.dropFirst().dropLast()
+        func wildcard(_ b: UInt8) -> Bool { b == UInt8(ascii: "*") || b == UInt8(ascii: "?") || b == UInt8(ascii: "[") }
+        // The suffix starts after the last wildcard or class bracket: a class's members are not literals.
+        guard let first = token.firstIndex(where: wildcard), let last = token.lastIndex(where: { wildcard($0) || $0 == UInt8(ascii: "]") }),
+              !token.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "/") || $0 >= 0x80 })
+        else { return false }
+        let prefix = token[..<first], suffix = token[(last + 1)...]
+        func possible(_ name: [UInt8]) -> Bool {
+            name.count >= prefix.count + suffix.count && name.starts(with: prefix)
+                && name[(name.count - suffix.count)...].elementsEqual(suffix)
+        }
+        return !possible(program) && !(resolved.map(possible) ?? false)
     }
 
     /// Whether an entry with this program token could match; true when the

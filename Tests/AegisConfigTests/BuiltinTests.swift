@@ -101,6 +101,61 @@ import Testing
         #expect(!Builtin.walkCompiled(good, yamlLength: PackageResources.commands_yaml.count + 1) { _, _ in })
     }
 
+    /// The index of plain words selects, entry for entry and in order, what
+    /// walking every record with the parser's rules selects.
+    @Test func theIndexSelectsWhatTheWalkSelects() throws {
+        var programs: Set<String> = ["nosuch", "Git", "python3.11", "sudo-rs", "x y", "", "mkfs.ext4", "ip6tables", "gpg2", "[", "]",
+                                     "gawk", "awk", "python", "7z", "7za", "x7z", "lctl", "hctl", "systemctl", "ip6tables-save", "zip"]
+        Builtin.forEachEntryLine { _, token in
+            if let t = Builtin.programToken(token) { programs.insert(t.replacingOccurrences(of: "*", with: "x")) }
+        }
+        for program in programs.sorted() {
+            for path in [nil, "/usr/bin/" + program, "/usr/bin/rm", "/usr/bin/python3.11"] as [String?] {
+                let indexed = try Builtin.commandMapping(program: program, path: path)
+                let walked = try Builtin.walkedMapping(program: program, resolvedName: path.map(CommandMapping.baseName), path: path)
+                #expect(indexed.map(\.location?.line) == walked.map(\.location?.line), "\(program) \(path ?? "-")")
+            }
+        }
+    }
+
+    /// A cut or altered blob makes the selection refuse or, where the cut
+    /// spares everything it reads, give the same entries: never other ones.
+    @Test func aDamagedIndexNeverSelectsOtherEntries() throws {
+        let good = PackageResources.commands_map
+        for program in ["git", "rm", "python3", "true"] {
+            let expected = try Builtin.commandMapping(program: program, path: "/usr/bin/" + program).map(\.location?.line)
+            for cut in stride(from: 0, to: good.count, by: 1499) {
+                if let got = try? Builtin.select(program: program, path: "/usr/bin/" + program, from: Array(good[..<cut])) {
+                    #expect(got.map(\.location?.line) == expected, "\(program), cut at \(cut)")
+                }
+            }
+        }
+        // Any change to the header, the index or the offsets is caught by the
+        // check the test suite runs on the embedded blob.
+        let map = try #require(Builtin.CompiledMapping(good))
+        let tablesEnd = try #require(map.offsetsStart) + 4 * map.entryCount
+        for at in stride(from: 0, to: tablesEnd - 1, by: 7) {
+            var bad = good
+            bad[at] ^= 0xFF
+            bad[at + 1] ^= 0x80
+            #expect(!Builtin.walkCompiled(bad) { _, _ in }, "damage at \(at)")
+        }
+    }
+
+    /// The prefix and suffix test only ever skips globs that cannot match.
+    @Test(arguments: [
+        ("\"python*\"", "python3", true), ("\"python*\"", "pytho", false), ("\"*awk\"", "gawk", true), ("\"*awk\"", "awkx", false),
+        ("\"[[]\"", "[", true), ("\"[hlt]*ctl\"", "lxctl", true), ("\"[hlt]*ctl\"", "lxct", false), ("\"a*a\"", "a", false),
+        ("\"a*a\"", "aa", true), ("\"[]]x\"", "]x", true), ("\"*zip*\"", "gunzip", true), ("\"*zip*\"", "zi", false),
+    ] as [(String, String, Bool)])
+    func theGlobPrefilterIsSound(_ token: String, _ name: String, _ matches: Bool) throws {
+        let glob = try Glob(try #require(Builtin.programToken(ArraySlice(token.utf8))))
+        #expect(glob.matches(name) == matches)
+        // A skipped glob is one that does not match.
+        if Builtin.cannotMatchASCII(ArraySlice(token.utf8), Array(name.utf8), nil) { #expect(!matches) }
+        if matches { #expect(!Builtin.cannotMatchASCII(ArraySlice(token.utf8), Array(name.utf8), nil)) }
+    }
+
     /// Entries carry the line they are written on in commands.yaml.
     @Test func compiledEntriesPointAtTheirLines() throws {
         let text = String(decoding: PackageResources.commands_yaml, as: UTF8.self)
