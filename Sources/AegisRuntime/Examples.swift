@@ -4,7 +4,7 @@ import AegisPolicy
 /// Checks a policy file's `examples:`: each command, judged by that file
 /// alone as the gate would judge it, must get the stated approval (and rule).
 public enum Examples {
-    public static func check(_ file: PolicyFile, environment: [String: String] = ProcessInfo.environment()) -> [Diagnostic] {
+    public static func check(_ file: PolicyFile, environment: Environment = ProcessInfo.environment()) -> [Diagnostic] {
         let loaded = LoadedPolicy(layered: LayeredPolicy(layers: [.init(name: "policy", policy: file.policy)]), files: [file], audit: nil, approver: nil, prompt: PromptSettings())
         var out: [Diagnostic] = []
         for ex in file.examples {

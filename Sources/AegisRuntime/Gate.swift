@@ -289,7 +289,7 @@ public enum Gate {
                                   humanDecision: human)
     }
 
-    static func openStore(_ loaded: LoadedPolicy, environment: [String: String]) throws(GateError) -> AuditStore {
+    static func openStore(_ loaded: LoadedPolicy, environment: Environment) throws(GateError) -> AuditStore {
         guard let path = loaded.audit?.path ?? AuditStore.defaultPath(environment: environment) else {
             throw .auditUnavailable(path: nil, reason: "no audit location: set HOME or XDG_STATE_HOME, or `audit: {path: ...}` in the policy")
         }
@@ -307,12 +307,17 @@ public enum Gate {
 
     /// The exact argument bytes as a JSON list (invalid UTF-8 as \udcXX escapes).
     public static func argvJSON(_ argv: [[UInt8]]) -> String {
-        "[" + argv.map { JSON.byteStringLiteral($0) }.joined(separator: ",") + "]"
+        var out = "["
+        for (i, arg) in argv.enumerated() {
+            if i > 0 { out += "," }
+            out += JSON.byteStringLiteral(arg)
+        }
+        return out + "]"
     }
 
     /// The session an invocation belongs to: `AEGIS_SESSION` if set, else the
     /// terminal session (getsid) it runs in.
-    public static func sessionID(environment: [String: String]) -> String {
+    public static func sessionID(environment: Environment) -> String {
         if let s = environment["AEGIS_SESSION"], !s.isEmpty { return s }
         return "sid-\(getsid(0))"
     }

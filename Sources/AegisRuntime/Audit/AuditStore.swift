@@ -345,7 +345,7 @@ public final class AuditStore {
 
     /// Where the store lives when no policy names one:
     /// `$XDG_STATE_HOME/aegis/audit.db`, by default `~/.local/state/aegis/audit.db`.
-    public static func defaultPath(environment env: [String: String]) -> String? {
+    public static func defaultPath(environment env: Environment) -> String? {
         if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x + "/aegis/audit.db" }
         if let home = env["HOME"], home.hasPrefix("/") { return home + "/.local/state/aegis/audit.db" }
         return nil

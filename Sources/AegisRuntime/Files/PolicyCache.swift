@@ -39,7 +39,7 @@ public struct PolicyCache: Sendable {
     }
 
     /// `$XDG_CACHE_HOME/aegis/policies`, by default `~/.cache/aegis/policies`.
-    public static func defaultLocation(environment env: [String: String]) -> PolicyCache? {
+    public static func defaultLocation(environment env: Environment) -> PolicyCache? {
         if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/") { return PolicyCache(directory: x + "/aegis/policies") }
         if let h = env["HOME"], h.hasPrefix("/") { return PolicyCache(directory: h + "/.cache/aegis/policies") }
         return nil

@@ -17,11 +17,11 @@ public struct PolicySources: Sendable {
 
     public var systemPath: String
     public var explicit: [String]
-    public var environment: [String: String]
+    public var environment: Environment
     /// Compiled copies of the files, where the gate may use them (nil: parse every file).
     public var cache: PolicyCache?
 
-    public init(explicit: [String], environment: [String: String], systemPath: String = PolicySources.systemPolicyPath,
+    public init(explicit: [String], environment: Environment, systemPath: String = PolicySources.systemPolicyPath,
                 cache: PolicyCache? = nil) {
         self.systemPath = systemPath
         self.explicit = explicit
@@ -42,7 +42,7 @@ public struct PolicySources: Sendable {
     }
 }
 
-func homeDirectory(_ env: [String: String]) -> String? {
+func homeDirectory(_ env: Environment) -> String? {
     if let h = env["HOME"], h.hasPrefix("/") { return h }
     return nil
 }

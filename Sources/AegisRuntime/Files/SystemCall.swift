@@ -47,19 +47,49 @@ public final class FileDescriptor {
     }
 
     /// Reads the whole file, refusing more than `limit` bytes.
+    /// The chunk is left uninitialised: zero-filling 64 KiB to read a small
+    /// file cost a short process its page faults.
     public func readAll(limit: Int) throws(SystemError) -> [UInt8] {
+        let size = 65_536
+        let chunk = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        defer { chunk.deallocate() }
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
-            let n = try retry("read") { read(raw, &chunk, 65_536) }
+            let n = try retry("read") { read(raw, chunk, size) }
             if n == 0 { return out }
-            out.append(contentsOf: chunk[0..<n])
+            out.append(contentsOf: UnsafeRawBufferPointer(start: chunk, count: n))
             if out.count > limit { return out }
         }
     }
 
     /// The path the kernel has for this descriptor (symlinks resolved).
     public func resolvedPath() -> String? { ProcessInfo.readLink("/proc/self/fd/\(raw)") }
+}
+
+/// The few environment variables the gate consults, by name. Two short
+/// lists, not a dictionary: a dictionary type costs a one-command process
+/// its first-use set-up, and there are never more than a handful of names.
+public struct Environment: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    private var names: [String] = []
+    private var values: [String] = []
+
+    public init() {}
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        for (name, value) in elements { self[name] = value }
+    }
+
+    public subscript(name: String) -> String? {
+        get { names.firstIndex(of: name).map { values[$0] } }
+        set {
+            if let i = names.firstIndex(of: name) {
+                if let newValue { values[i] = newValue } else { names.remove(at: i); values.remove(at: i) }
+            } else if let newValue {
+                names.append(name)
+                values.append(newValue)
+            }
+        }
+    }
 }
 
 /// Process facts the runtime records.
@@ -71,8 +101,8 @@ public enum ProcessInfo {
         "AEGIS_AUDIT_PARENT",
     ]
 
-    public static func environment() -> [String: String] {
-        var env: [String: String] = [:]
+    public static func environment() -> Environment {
+        var env = Environment()
         for name in consultedVariables {
             if let v = getenv(name) { env[name] = String(decoding: UnsafeRawBufferPointer(start: v, count: strlen(v)), as: UTF8.self) }
         }
@@ -96,15 +126,34 @@ public enum ProcessInfo {
 
     /// The user's name from /etc/passwd (no NSS modules loaded), or the uid.
     public static func userName(uid: uid_t = getuid()) -> String {
-        if let fd = try? FileDescriptor.open("/etc/passwd", O_RDONLY), let bytes = try? fd.readAll(limit: 1 << 22) {
-            for line in bytes.split(separator: 0x0A) {
-                let f = line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-                if f.count > 2, String(decoding: f[2], as: UTF8.self) == String(uid) {
-                    return String(decoding: f[0], as: UTF8.self)
-                }
-            }
+        if let fd = try? FileDescriptor.open("/etc/passwd", O_RDONLY), let bytes = try? fd.readAll(limit: 1 << 22),
+           let name = passwdName(bytes, uid: uid) {
+            return name
         }
         return String(uid)
+    }
+
+    /// The name on the first line of passwd-format `bytes` whose third field
+    /// is `uid` in decimal. A scan by index: no per-line arrays.
+    static func passwdName(_ bytes: [UInt8], uid: uid_t) -> String? {
+        let wanted = Array(String(uid).utf8)
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            // Fields 1 and 3 of name:password:uid:...
+            var colons: [Int] = []
+            var i = start
+            while i < end && colons.count < 3 {
+                if bytes[i] == UInt8(ascii: ":") { colons.append(i) }
+                i += 1
+            }
+            if colons.count == 3, bytes[(colons[1] + 1)..<colons[2]].elementsEqual(wanted) {
+                return String(decoding: bytes[start..<colons[0]], as: UTF8.self)
+            }
+            start = end + 1
+        }
+        return nil
     }
 
     public static func now() -> (seconds: Int64, microseconds: Int) {

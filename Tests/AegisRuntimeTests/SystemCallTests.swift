@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+@testable import AegisRuntime
+
+/// File reading and the passwd lookup the audit log's `user` column comes from.
+@Suite struct SystemCallTests {
+    @Test func readAllReturnsEveryByteOfAFileLargerThanOneChunk() throws {
+        let path = NSTemporaryDirectory() + "aegis-read-" + UUID().uuidString
+        defer { unlink(path) }
+        // 200,001 bytes: three whole 64 KiB reads and a partial one, no byte zero-filled by mistake.
+        let bytes = (0..<200_001).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        let fd = try FileDescriptor.open(path, O_RDONLY)
+        #expect(try fd.readAll(limit: 1 << 20) == bytes)
+        // A limit stops reading soon after it is passed (the caller then refuses the file).
+        let again = try FileDescriptor.open(path, O_RDONLY)
+        let cut = try again.readAll(limit: 1000)
+        #expect(cut.count > 1000 && cut.count < bytes.count)
+        #expect(Array(bytes[0..<cut.count]) == cut)
+    }
+
+    @Test func readAllOfAnEmptyFileIsEmpty() throws {
+        let fd = try FileDescriptor.open("/dev/null", O_RDONLY)
+        #expect(try fd.readAll(limit: 10).isEmpty)
+    }
+
+    @Test func passwdNameMatchesTheWholeUidField() {
+        let passwd = Array("""
+            root:x:0:0:root:/root:/bin/bash
+            daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+            ten:x:10:10::/home/ten:/bin/sh
+            hundred:x:100:100::/home/hundred:/bin/sh
+            broken-line-without-fields
+            late:x:1000:1000::/home/late:/bin/sh
+            """.utf8)
+        #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 0) == "root")
+        #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 100) == "hundred")  // not "ten", whose uid is a prefix
+        #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 10) == "ten")
+        #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 1000) == "late")  // after a line that is not an entry
+        #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 4242) == nil)
+        #expect(AegisRuntime.ProcessInfo.passwdName([], uid: 0) == nil)
+    }
+
+    @Test func theUserNameOfThisProcessIsTheSystemsOwn() {
+        let name = AegisRuntime.ProcessInfo.userName()
+        let expected = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? String(getuid())
+        #expect(name == expected)
+    }
+}
