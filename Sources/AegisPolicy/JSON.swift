@@ -117,20 +117,37 @@ extension JSON {
     }
 
     static func writeString(_ s: String, to out: inout String) {
-        out += "\""
         // Most strings need no escaping: copy them whole (this runs for every
         // value of every audit row, and per-scalar appends dominated it).
-        if s.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0x7F }) {
+        if needsNoEscaping(s) {
+            out += "\""
             out += s
             out += "\""
+            return
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + 16)
+        appendString(s, to: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func needsNoEscaping(_ s: String) -> Bool {
+        s.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0x7F }
+    }
+
+    /// The string literal `writeString` writes, as bytes (for text that is
+    /// hashed, not kept: the audit chain's canonical rows).
+    public static func appendString(_ s: String, to bytes: inout [UInt8]) {
+        bytes.append(0x22)
+        if needsNoEscaping(s) {
+            bytes += s.utf8
+            bytes.append(0x22)
             return
         }
         // Byte by byte: what needs escaping is all ASCII, and the bytes of any
         // other scalar are copied as they are (audit rows hold JSON inside
         // JSON, so this path is common too).
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(s.utf8.count + 16)
-        let hex = Array("0123456789abcdef".utf8)
+        let hex: StaticString = "0123456789abcdef"
         for b in s.utf8 {
             switch b {
             case 0x22: bytes += [0x5C, 0x22]
@@ -139,12 +156,11 @@ extension JSON {
             case 0x0D: bytes += [0x5C, 0x72]
             case 0x09: bytes += [0x5C, 0x74]
             case _ where b < 0x20 || b == 0x7F:
-                bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+                bytes += [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]]
             default: bytes.append(b)
             }
         }
-        out += String(decoding: bytes, as: UTF8.self)
-        out += "\""
+        bytes.append(0x22)
     }
 
     static func hex4(_ v: UInt16) -> String {

@@ -264,9 +264,10 @@ public final class AuditStore {
             // after the commit could then not truncate the WAL.
             last.reset()
             let files = JSON.array(r.policyFiles.map(JSON.string)).serialized
+            let params = JSON.object(r.action.params).serialized
             let fields: [Statement.Value] = [
                 .text(r.sessionID), .text(r.timestamp), .text(r.action.type), .text(r.action.target),
-                .text(JSON.object(r.action.params).serialized), .text(r.decision.riskLevel.upperName),
+                .text(params), .text(r.decision.riskLevel.upperName),
                 .text(r.decision.approval.name), .text(r.decision.rule), .text(r.resultStatus),
                 r.resultError.map { .text($0) } ?? .null, r.action.agent.map { .text($0) } ?? .null,
                 .text(r.argvJSON), .text(r.cwd), .text(r.user), .int(Int64(r.pid)),
@@ -278,7 +279,7 @@ public final class AuditStore {
             let id = connection.lastInsertRowID
             let row = AuditChain.Row(
                 id: id, prevHash: prev, sessionID: r.sessionID, timestamp: r.timestamp, actionType: r.action.type,
-                actionTarget: r.action.target, actionParams: JSON.object(r.action.params).serialized,
+                actionTarget: r.action.target, actionParams: params,
                 riskLevel: r.decision.riskLevel.upperName, approval: r.decision.approval.name, matchedRule: r.decision.rule,
                 agentID: r.action.agent, argv: r.argvJSON, cwd: r.cwd, user: r.user, pid: Int64(r.pid),
                 executable: r.executable, policyLayer: r.decision.layer, policyFiles: files, sandbox: r.sandbox,
