@@ -143,6 +143,8 @@ public struct Policy: Sendable {
     /// Merges files in order, as the original's `from_yaml_files`.
     public static func merged(_ policies: [Policy]) -> Policy {
         guard let first = policies.first else { return Policy() }
+        // One file (the usual layer) is its own merge: no copy of every rule.
+        if policies.count == 1 { return first }
         var out = Policy(defaults: first.defaults)
         for p in policies {
             out.rules += p.rules

@@ -184,3 +184,32 @@ import Testing
         #expect(results[1].action.type == "file.read")
     }
 }
+
+/// A layer's files merge in order; a layer of one file is that file.
+@Suite struct PolicyMergeTests {
+    func rule(_ name: String) -> Rule {
+        Rule(name: name, match: Match(type: try! Glob("t.\(name)")), conditions: [], riskLevel: .high, approval: .block)
+    }
+
+    @Test func oneFileIsItsOwnMerge() throws {
+        let p = Policy(defaults: Defaults(riskLevel: .low, approval: .auto), rules: [rule("a"), rule("b")],
+                       commands: [CommandMapping.Entry(program: try Glob("x"), type: "x.run")], files: ["/one.yaml"])
+        let m = Policy.merged([p])
+        #expect(m.rules.map(\.name) == ["a", "b"])
+        #expect(m.commands.map(\.type) == ["x.run"])
+        #expect(m.files == ["/one.yaml"])
+        #expect(m.defaults == p.defaults)
+    }
+
+    @Test func laterFilesAddRulesAfterEarlierOnesAndTheFirstFilesDefaultsStand() throws {
+        let first = Policy(defaults: Defaults(riskLevel: .low, approval: .auto), rules: [rule("a")], files: ["/1.yaml"])
+        let second = Policy(defaults: Defaults(riskLevel: .critical, approval: .block), rules: [rule("b"), rule("c")],
+                            commands: [CommandMapping.Entry(program: try Glob("y"), type: "y.run")], files: ["/2.yaml"])
+        let m = Policy.merged([first, second])
+        #expect(m.rules.map(\.name) == ["a", "b", "c"])
+        #expect(m.commands.map(\.type) == ["y.run"])
+        #expect(m.files == ["/1.yaml", "/2.yaml"])
+        #expect(m.defaults == first.defaults)
+        #expect(Policy.merged([]).rules.isEmpty)
+    }
+}
