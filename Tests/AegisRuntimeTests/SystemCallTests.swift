@@ -47,3 +47,39 @@ import Testing
         #expect(name == expected)
     }
 }
+
+/// Files whose size says nothing (pipes, /proc) or that grow while read.
+@Suite struct ReadAllSourcesTests {
+    @Test func aPipeIsReadToItsEnd() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        let payload = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let out = fds[1]
+        let writer = Thread {
+            payload.withUnsafeBytes { b in
+                var off = 0
+                while off < b.count { off += max(0, write(out, b.baseAddress! + off, b.count - off)) }
+            }
+            close(out)
+        }
+        writer.start()
+        let fd = FileDescriptor(fds[0])
+        #expect(try fd.readAll(limit: 1 << 20) == payload)
+    }
+
+    @Test func aProcFileWithSizeZeroIsReadWhole() throws {
+        // /proc files report size 0 but have content.
+        let fd = try FileDescriptor.open("/proc/self/status", O_RDONLY)
+        let text = String(decoding: try fd.readAll(limit: 1 << 20), as: UTF8.self)
+        #expect(text.hasPrefix("Name:"))
+        #expect(text.contains("\nPid:"))
+    }
+
+    @Test func aFileExactlyAtTheLimitIsWholeAndOneByteMoreIsOverIt() throws {
+        let path = NSTemporaryDirectory() + "aegis-limit-" + UUID().uuidString
+        defer { unlink(path) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(repeating: 0x61, count: 4096)))
+        #expect(try FileDescriptor.open(path, O_RDONLY).readAll(limit: 4096).count == 4096)
+        #expect(try FileDescriptor.open(path, O_RDONLY).readAll(limit: 4095).count > 4095)
+    }
+}
