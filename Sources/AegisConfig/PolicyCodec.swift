@@ -8,7 +8,9 @@ import AegisPolicy
 ///       again by the same initialisers the loader uses; time zones are stored
 ///       by name and resolved again by the caller's resolver.
 /// MUST: decoding never traps on any input; anything unexpected is a
-///       `DecodeError`, which callers treat as "no cached copy".
+///       `DecodeError`, which callers treat as "no cached copy" (or, for a
+///       deferred rule, found when its match holds, `DeferredRules.Damaged`,
+///       which fails the judgement: the command is refused).
 public enum PolicyCodec {
     public struct DecodeError: Error, Sendable {}
 
@@ -18,10 +20,14 @@ public enum PolicyCodec {
         return w.out
     }
 
+    /// `deferRules`: each rule's match is decoded and the rest of it kept
+    /// encoded, for `Evaluator` to decode when the match holds (the gate's
+    /// way: see `DeferredRules`); the file's `policy.rules` is then empty.
     public static func decode(
-        _ bytes: ArraySlice<UInt8>, zones: @escaping PolicyLoader.ZoneResolver
+        _ bytes: ArraySlice<UInt8>, zones: @escaping PolicyLoader.ZoneResolver, deferRules: Bool = false
     ) throws(DecodeError) -> PolicyFile {
         var r = Reader(bytes: bytes, zones: zones)
+        r.deferRules = deferRules
         let f = try r.policyFile()
         guard r.atEnd else { throw DecodeError() }
         return f
@@ -121,11 +127,20 @@ public enum PolicyCodec {
             optional(s.intercept) { $0.bool($1) }
         }
 
+        /// The match, then the rest of the rule length-prefixed, so that a
+        /// reader can keep the rest for later (see `DeferredRules`).
         mutating func rule(_ r: Rule) {
-            string(r.name)
             for g in [r.match.type, r.match.target, r.match.agent, r.match.program, r.match.args] {
                 optional(g) { $0.string($1.pattern) }
             }
+            var rest = Writer()
+            rest.ruleRest(r)
+            int(rest.out.count)
+            out += rest.out
+        }
+
+        mutating func ruleRest(_ r: Rule) {
+            string(r.name)
             list(r.conditions) { $0.condition($1) }
             int(r.riskLevel.rawValue)
             int(r.approval.rawValue)
@@ -240,6 +255,8 @@ public enum PolicyCodec {
         let zones: PolicyLoader.ZoneResolver
         /// Zones resolved so far: every rule of a file names the same one.
         var resolved: [(name: String, zone: TimeZoneTable)] = [("UTC", .utc)]
+        /// Keep rules encoded past their match (see `decode`).
+        var deferRules = false
 
         init(bytes: ArraySlice<UInt8>, zones: @escaping PolicyLoader.ZoneResolver) {
             self.bytes = bytes
@@ -372,9 +389,23 @@ public enum PolicyCodec {
 
         mutating func policy() throws(DecodeError) -> Policy {
             let defaults = Defaults(riskLevel: try risk(), approval: try approval(), sandbox: try sandbox())
-            let rules = try list { r throws(DecodeError) in try r.rule() }
+            var rules: [Rule] = []
+            var deferred: DeferredRules?
+            if deferRules {
+                let parts = try list { r throws(DecodeError) in try r.ruleParts() }
+                let matches = parts.map(\.match), rests = parts.map(\.rest)
+                let zones = self.zones, known = resolved
+                deferred = DeferredRules(matches: matches) { k in
+                    var r = Reader(bytes: rests[k], zones: zones)
+                    r.resolved = known
+                    guard let rule = try? r.ruleRest(match: matches[k]), r.atEnd else { return nil }
+                    return rule
+                }
+            } else {
+                rules = try list { r throws(DecodeError) in try r.rule() }
+            }
             let commands = try list { r throws(DecodeError) in try r.entry() }
-            return Policy(defaults: defaults, rules: rules, commands: commands, files: try strings())
+            return Policy(defaults: defaults, rules: rules, commands: commands, files: try strings(), deferredRules: deferred)
         }
 
         mutating func sandbox() throws(DecodeError) -> SandboxSpec {
@@ -393,14 +424,38 @@ public enum PolicyCodec {
             return SandboxSpec(profile: profile, network: network, deny: deny, intercept: intercept)
         }
 
-        mutating func rule() throws(DecodeError) -> Rule {
-            let name = try string()
+        mutating func match() throws(DecodeError) -> Match {
             let type = try optional { r throws(DecodeError) in try r.glob() }
             let target = try optional { r throws(DecodeError) in try r.glob() }
             let agent = try optional { r throws(DecodeError) in try r.glob() }
             let program = try optional { r throws(DecodeError) in try r.glob() }
             let args = try optional { r throws(DecodeError) in try r.glob() }
-            let match = Match(type: type, target: target, agent: agent, program: program, args: args)
+            return Match(type: type, target: target, agent: agent, program: program, args: args)
+        }
+
+        /// The match and where the rest of the rule lies.
+        mutating func ruleParts() throws(DecodeError) -> (match: Match, rest: ArraySlice<UInt8>) {
+            let match = try match()
+            let n = try count()
+            defer { i += n }
+            return (match, bytes[i..<(i + n)])
+        }
+
+        mutating func rule() throws(DecodeError) -> Rule {
+            let (match, rest) = try ruleParts()
+            var r = Reader(bytes: rest, zones: zones)
+            r.resolved = resolved
+            r.lastLong = lastLong
+            r.depth = depth
+            let rule = try r.ruleRest(match: match)
+            guard r.atEnd else { throw DecodeError() }
+            resolved = r.resolved
+            lastLong = r.lastLong
+            return rule
+        }
+
+        mutating func ruleRest(match: Match) throws(DecodeError) -> Rule {
+            let name = try string()
             let conditions = try list { r throws(DecodeError) in try r.condition() }
             let risk = try risk()
             let approval = try approval()

@@ -47,7 +47,7 @@ public struct AuditSettings: Sendable, Equatable {
 /// ignore (unknown keys, wrong types) is an error here.
 public enum PolicyLoader {
     /// Looks up a named time zone (IANA name); the runtime reads the zone files.
-    public typealias ZoneResolver = (String) -> TimeZoneTable?
+    public typealias ZoneResolver = @Sendable (String) -> TimeZoneTable?
 
     public static func load(
         bytes: [UInt8], file: String, limits: YAMLDocument.Limits = YAMLDocument.Limits(),

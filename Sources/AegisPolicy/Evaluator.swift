@@ -58,17 +58,13 @@ public enum Evaluator {
     ) throws(EvaluationError) -> Decision {
         var trace: [RuleTrace] = []
         let subject = MatchSubject(action)
-        let rules = policy.rules
-        for i in rules.indices {
-            // The match is checked in place: binding each rule first copied
-            // all its fields (a retain apiece), most of judging 200 rules.
-            if !traced {
-                if !matchHolds(rules[i].match, subject) { continue }
-            } else if let miss = matchFailure(rules[i].match, action) {
-                trace.append(RuleTrace(rule: rules[i].name, layer: layer, matched: false, reason: miss))
-                continue
+
+        // The rule's decision if its match (when traced) and conditions hold.
+        func decides(_ rule: Rule) throws(EvaluationError) -> Decision? {
+            if traced, let miss = matchFailure(rule.match, action) {
+                trace.append(RuleTrace(rule: rule.name, layer: layer, matched: false, reason: miss))
+                return nil
             }
-            let rule = rules[i]
             let failed: String?
             do {
                 failed = try firstFailure(rule.conditions, action, now: now, zone: rule.zone)
@@ -77,7 +73,7 @@ public enum Evaluator {
             }
             if let failed {
                 if traced { trace.append(RuleTrace(rule: rule.name, layer: layer, matched: false, reason: failed)) }
-                continue
+                return nil
             }
             if traced {
                 let why = rule.conditions.isEmpty ? "match holds" : "match and all conditions hold"
@@ -86,6 +82,27 @@ public enum Evaluator {
             return Decision(riskLevel: rule.riskLevel, approval: rule.approval, rule: rule.name, layer: layer,
                             ruleLocation: rule.location, trace: trace,
                             sandbox: rule.sandbox.map { $0.over(policy.defaults.sandbox) } ?? policy.defaults.sandbox)
+        }
+
+        if let deferred = policy.deferredRules {
+            for i in 0..<deferred.count {
+                // Only a rule whose match holds is decoded.
+                if !traced && !matchHolds(deferred.matches[i], subject) { continue }
+                let rule: Rule
+                do { rule = try deferred.rule(i) } catch {
+                    throw EvaluationError(rule: "rule \(i + 1)", location: nil, message:
+                        "its compiled copy is damaged; remove the policy cache (~/.cache/aegis/policies) and run again")
+                }
+                if let d = try decides(rule) { return d }
+            }
+        } else {
+            let rules = policy.rules
+            for i in rules.indices {
+                // The match is checked in place: binding each rule first copied
+                // all its fields (a retain apiece), most of judging 200 rules.
+                if !traced && !matchHolds(rules[i].match, subject) { continue }
+                if let d = try decides(rules[i]) { return d }
+            }
         }
         if traced {
             trace.append(RuleTrace(rule: Decision.defaultRuleName, layer: layer, matched: true,

@@ -135,6 +135,90 @@ import Testing
         #expect(throws: PolicyCodec.DecodeError.self) { try PolicyCodec.decode(encoded[...] + [0], zones: TimeZones.resolve) }
     }
 
+    /// The gate's copies keep each rule's conditions and the rest encoded
+    /// until its match holds; decoded, they are the very rules.
+    @Test func deferredRulesDecodeToTheSameRules() throws {
+        for path in try shippedPolicies() {
+            let file = PolicyLoader.load(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))), file: path, zones: TimeZones.resolve)
+            let encoded = PolicyCodec.encode(file)
+            var deferred = try PolicyCodec.decode(encoded[...], zones: TimeZones.resolve, deferRules: true)
+            #expect(deferred.policy.rules.isEmpty)
+            #expect(deferred.policy.ruleCount == file.policy.rules.count, "\(path)")
+            deferred.policy = Policy(defaults: deferred.policy.defaults, rules: try deferred.policy.allRules(),
+                                     commands: deferred.policy.commands, files: deferred.policy.files)
+            #expect(PolicyCodec.encode(deferred) == encoded, "\(path)")
+        }
+    }
+
+    /// A rule whose encoding is damaged past its match is found out when its
+    /// match holds: the judgement fails (the gate refuses, exit 78), it never
+    /// decides by a half-read rule or skips it.
+    @Test func aDamagedDeferredRuleStopsTheJudgementThatReachesIt() throws {
+        let yaml = """
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: first
+                match: { type: "net.*" }
+                approval: block
+              - name: deletes
+                match: { type: file.delete }
+                conditions: { flags_any: [r, R], path_outside: ["/tmp"] }
+                risk_level: high
+                approval: block
+            """
+        let file = PolicyLoader.load(bytes: Array(yaml.utf8), file: "p.yaml", zones: TimeZones.resolve)
+        try #require(file.isValid)
+        let encoded = PolicyCodec.encode(file)
+        let delete = Action(type: "file.delete", target: "/home/me/x", params: JSONObject([("flags", .array([.string("r")])),
+                            ("paths", .array([.string("/home/me/x")]))]))
+        let read = Action(type: "file.read", target: "/etc/hosts")
+        let at = Instant(unixSeconds: 1_765_000_000)
+        let good = try PolicyCodec.decode(encoded[...], zones: TimeZones.resolve, deferRules: true)
+        #expect(try Evaluator.evaluate(delete, policy: good.policy, at: at, traced: false).rule == "deletes")
+        // Where the second rule's name is: past its match, inside what is kept encoded.
+        let name = Array("deletes".utf8)
+        let at0 = try #require((0..<(encoded.count - name.count)).first { Array(encoded[$0..<($0 + name.count)]) == name })
+        var damaged = encoded
+        damaged[at0 - 1] = 0x7F  // the name's length: now longer than what is left of the rule
+        let bad = try PolicyCodec.decode(damaged[...], zones: TimeZones.resolve, deferRules: true)
+        #expect(throws: EvaluationError.self) { try Evaluator.evaluate(delete, policy: bad.policy, at: at, traced: false) }
+        #expect(throws: EvaluationError.self) { try Evaluator.evaluate(delete, policy: bad.policy, at: at, traced: true) }
+        // A command no damaged rule's match admits is judged as before.
+        #expect(try Evaluator.evaluate(read, policy: bad.policy, at: at, traced: false).rule == Decision.defaultRuleName)
+        #expect(throws: DeferredRules.Damaged.self) { try bad.policy.allRules() }
+        // Random damage anywhere never traps, decoded or judged.
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var d = encoded
+            d[Int.random(in: 0..<d.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+            if let f = try? PolicyCodec.decode(d[...], zones: TimeZones.resolve, deferRules: true) {
+                _ = try? Evaluator.evaluate(delete, policy: f.policy, at: at, traced: false)
+                _ = try? f.policy.allRules()
+            }
+        }
+    }
+
+    /// A layer of several files keeps their rules in order, deferred or not.
+    @Test func mergedLayersOfDeferredAndDecodedFilesKeepTheOrder() throws {
+        func file(_ names: [String]) -> PolicyFile {
+            let yaml = "rules:\n" + names.map { "  - name: \($0)\n    match: { type: \"t.\($0)\" }\n    approval: block\n" }.joined()
+            return PolicyLoader.load(bytes: Array(yaml.utf8), file: "\(names[0]).yaml", zones: TimeZones.resolve)
+        }
+        let a = try PolicyCodec.decode(PolicyCodec.encode(file(["a1", "a2"]))[...], zones: TimeZones.resolve, deferRules: true)
+        let b = file(["b1"])
+        let empty = try PolicyCodec.decode(PolicyCodec.encode(PolicyLoader.load(bytes: Array("rules: []\n".utf8), file: "e.yaml",
+                                                                                zones: TimeZones.resolve))[...],
+                                           zones: TimeZones.resolve, deferRules: true)
+        let c = try PolicyCodec.decode(PolicyCodec.encode(file(["c1", "c2"]))[...], zones: TimeZones.resolve, deferRules: true)
+        let merged = Policy.merged([a.policy, b.policy, empty.policy, c.policy])
+        #expect(merged.ruleCount == 5)
+        #expect(try merged.allRules().map(\.name) == ["a1", "a2", "b1", "c1", "c2"])
+        for name in ["a2", "b1", "c1", "c2"] {
+            #expect(try Evaluator.evaluate(Action(type: "t." + name, target: "x"), policy: merged, at: Instant(unixSeconds: 0),
+                                           traced: false).rule == name)
+        }
+    }
+
     /// Writes the strict policy and returns its path, bytes, status and an open descriptor.
     func strictFile(in d: String) -> (String, [UInt8], Glibc.stat, FileDescriptor) {
         let path = d + "/policy.yaml"
@@ -152,7 +236,7 @@ import Testing
         #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
         let hit = cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)
-        #expect(hit?.policy.rules.first?.approval == .block)
+        #expect(try hit?.policy.allRules().first?.approval == .block)
         var edited = bytes
         edited[edited.count - 1] = UInt8(ascii: "x")
         #expect(cache.lookup(path: path, source: edited, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
@@ -190,7 +274,7 @@ import Testing
         let looseFile = PolicyLoader.load(bytes: Array(Self.loose.utf8), file: path, zones: TimeZones.resolve)
         cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: looseFile)
         // Written by the user itself, the forgery is believed: the user could edit the file anyway.
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)?.policy.rules[0].approval == .auto)
+        #expect(try cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)?.policy.allRules()[0].approval == .auto)
         let entry = d + "/cache/" + (try FileManager.default.contentsOfDirectory(atPath: d + "/cache"))[0]
 
         chmod(entry, 0o666)

@@ -5,7 +5,8 @@ import Testing
 @testable import AegisRuntime
 
 /// The gate judges without building rule traces (a faster path through the
-/// rules); `explain` builds them. Both must decide alike on every command:
+/// rules), by rules its compiled copy decodes only when their match holds;
+/// `explain` builds traces from the parsed file. All must decide alike on every command:
 /// every shipped policy and a 200-rule policy of every rule shape, against
 /// real one-liners (the nl2bash corpus) and hand-picked commands.
 @Suite struct UntracedJudgementTests {
@@ -55,6 +56,10 @@ import Testing
             try #require(file.isValid, "\(file.path)")
             let loaded = LoadedPolicy(layered: LayeredPolicy(layers: [.init(name: "policy", policy: file.policy)]), files: [file],
                                       audit: nil, approver: nil, prompt: PromptSettings())
+            // As the gate reads it from its compiled copy: rules decoded when their match holds.
+            let copy = try PolicyCodec.decode(PolicyCodec.encode(file)[...], zones: TimeZones.resolve, deferRules: true)
+            let deferred = LoadedPolicy(layered: LayeredPolicy(layers: [.init(name: "policy", policy: copy.policy)]), files: [copy],
+                                        audit: nil, approver: nil, prompt: PromptSettings())
             for argv in commands {
                 let path = "/usr/bin/" + String(decoding: argv[0].split(separator: 0x2F).last ?? [], as: UTF8.self)
                 let params = JSONObject([("ticket", .string("none"))])
@@ -62,9 +67,16 @@ import Testing
                                            callerParams: params, at: noon, builtinCache: cache, traced: false)
                 let slow = try? Gate.judge(argv: argv, cwd: "/work/project", resolvedPath: path, policy: loaded, agent: "bot-1",
                                            callerParams: params, at: noon, builtinCache: cache, traced: true)
+                let gate = try? Gate.judge(argv: argv, cwd: "/work/project", resolvedPath: path, policy: deferred, agent: "bot-1",
+                                           callerParams: params, at: noon, builtinCache: cache, traced: false)
                 #expect(fast?.decision.rule == slow?.decision.rule, "\(file.path): \(ShellQuote.command(argv))")
                 #expect(fast?.decision.approval == slow?.decision.approval)
                 #expect(fast?.decision.riskLevel == slow?.decision.riskLevel)
+                #expect(gate?.decision.rule == slow?.decision.rule, "deferred, \(file.path): \(ShellQuote.command(argv))")
+                #expect(gate?.decision.approval == slow?.decision.approval)
+                #expect(gate?.decision.riskLevel == slow?.decision.riskLevel)
+                #expect(gate?.decision.sandbox == slow?.decision.sandbox)
+                #expect(gate?.decision.ruleLocation == slow?.decision.ruleLocation)
                 compared += 1
             }
         }

@@ -74,7 +74,7 @@ public struct PolicyCache: Sendable {
     }
 
     /// The entry format; a change to PolicyCodec's layout changes it too.
-    static let magic = Array("AEGISPC2".utf8)
+    static let magic = Array("AEGISPC3".utf8)
     /// A copy larger than this is not read: the source limit twice, plus room.
     static let maxEntryBytes = 3 * PolicyFiles.maxBytes
 
@@ -105,7 +105,7 @@ public struct PolicyCache: Sendable {
         guard same(r.take(PolicyCache.magic.count), PolicyCache.magic), same(r.take(exe.count), exe),
               let pathBytes = r.chunk(), same(pathBytes, Array(path.utf8)),
               let sourceBytes = r.chunk(), same(sourceBytes, source),
-              let file = try? PolicyCodec.decode(bytes[r.i...], zones: zones),
+              let file = try? PolicyCodec.decode(bytes[r.i...], zones: zones, deferRules: true),
               file.path == path, file.isValid
         else { return nil }
         return file
