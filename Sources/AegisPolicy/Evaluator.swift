@@ -45,6 +45,9 @@ public struct EvaluationError: Error, Sendable, Equatable {
     public var rule: String
     public var location: SourceLocation?
     public var message: String
+    /// The rule came from a compiled copy that no longer decodes: the
+    /// caller may judge again by the file itself.
+    public var damagedCopy = false
 }
 
 public enum Evaluator {
@@ -91,7 +94,8 @@ public enum Evaluator {
                 let rule: Rule
                 do { rule = try deferred.rule(i) } catch {
                     throw EvaluationError(rule: "rule \(i + 1)", location: nil, message:
-                        "its compiled copy is damaged; remove the policy cache (~/.cache/aegis/policies) and run again")
+                        "its compiled copy is damaged; remove the policy cache (~/.cache/aegis/policies) and run again",
+                        damagedCopy: true)
                 }
                 if let d = try decides(rule) { return d }
             }

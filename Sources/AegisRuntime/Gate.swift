@@ -134,37 +134,26 @@ public enum Gate {
     /// Judges, records and runs one command. Called once per process: what
     /// it loads is kept until the process exits (see ProcessLifetime).
     public static func run(_ request: GateRequest) throws(GateError) -> GateResult {
-        let loaded: LoadedPolicy
-        do { loaded = try PolicyFiles.load(request.sources) } catch { throw .policy(error) }
-        ProcessLifetime.keep(loaded)
-
-        // Resolve once; a failure is judged and recorded like any other command.
-        var resolveError: ResolveError?
-        var executable: ResolvedExecutable?
-        let (nowSeconds, micros) = ProcessInfo.now()
-        let judgement: Judgement
-        // What runs, and what the log shows: the command, or the shell with the string.
-        let runArgv: [[UInt8]]
-        if let shell = request.shell {
-            let shellPath = loaded.shell ?? ShellGate.defaultShell
-            runArgv = ShellGate.shellArgv(shellPath, shell)
-            do { executable = try ExecutableResolver.resolve(Array(shellPath.utf8), searchPath: nil) } catch { resolveError = error }
-            try ShellGate.checkShell(shellPath, executable)
-            (judgement, _) = try ShellGate.judge(
-                string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
-                agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds),
-                dialect: ShellDialect.of(shell: shellPath), home: request.sources.environment["HOME"])
-        } else {
-            runArgv = request.argv
-            do {
-                executable = try ExecutableResolver.resolve(request.argv[0], searchPath: request.sources.environment["PATH"])
-            } catch {
-                resolveError = error
-            }
-            judgement = try judge(
-                argv: request.argv, cwd: request.cwd, resolvedPath: executable?.path, policy: loaded,
-                agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
+        func load(_ sources: PolicySources) throws(GateError) -> LoadedPolicy {
+            do { return try PolicyFiles.load(sources) } catch { throw .policy(error) }
         }
+        var loaded = try load(request.sources)
+        let (nowSeconds, micros) = ProcessInfo.now()
+        var prepared: Prepared
+        do {
+            prepared = try prepare(request, loaded, at: nowSeconds)
+        } catch {
+            // A compiled copy that no longer decodes: judge by the files
+            // themselves, which also replaces the copies.
+            guard case .policy(.evaluation(let e)) = error, e.damagedCopy else { throw error }
+            var sources = request.sources
+            sources.refreshCache = true
+            loaded = try load(sources)
+            prepared = try prepare(request, loaded, at: nowSeconds)
+        }
+        ProcessLifetime.keep(loaded)
+        let judgement = prepared.judgement, runArgv = prepared.runArgv
+        let executable = prepared.executable, resolveError = prepared.resolveError
 
         let store = try openStore(loaded, environment: request.sources.environment)
         // Credentials are taken out of what is written; the command still gets every byte.
@@ -276,6 +265,40 @@ public enum Gate {
             return .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(store.path): \(error.message)")
         }
         return .ran(termination, auditWarning: nil)
+    }
+
+    /// A command judged, and what would run: the command, or the shell with the string.
+    struct Prepared {
+        var judgement: Judgement
+        var runArgv: [[UInt8]]
+        /// Resolved once; a failure is judged and recorded like any other command.
+        var executable: ResolvedExecutable?
+        var resolveError: ResolveError?
+    }
+
+    static func prepare(_ request: GateRequest, _ loaded: LoadedPolicy, at nowSeconds: Int64) throws(GateError) -> Prepared {
+        var resolveError: ResolveError?
+        var executable: ResolvedExecutable?
+        if let shell = request.shell {
+            let shellPath = loaded.shell ?? ShellGate.defaultShell
+            do { executable = try ExecutableResolver.resolve(Array(shellPath.utf8), searchPath: nil) } catch { resolveError = error }
+            try ShellGate.checkShell(shellPath, executable)
+            let (judgement, _) = try ShellGate.judge(
+                string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
+                agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds),
+                dialect: ShellDialect.of(shell: shellPath), home: request.sources.environment["HOME"])
+            return Prepared(judgement: judgement, runArgv: ShellGate.shellArgv(shellPath, shell), executable: executable,
+                            resolveError: resolveError)
+        }
+        do {
+            executable = try ExecutableResolver.resolve(request.argv[0], searchPath: request.sources.environment["PATH"])
+        } catch {
+            resolveError = error
+        }
+        let judgement = try judge(
+            argv: request.argv, cwd: request.cwd, resolvedPath: executable?.path, policy: loaded,
+            agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds))
+        return Prepared(judgement: judgement, runArgv: request.argv, executable: executable, resolveError: resolveError)
     }
 
     /// What happened, with the command's own duration (from spawn to exit).

@@ -69,6 +69,40 @@ import Testing
         }
     }
 
+    /// The copy keeps a rule's rest encoded until its match holds. If that
+    /// rest is damaged while the frame around it is whole, the command that
+    /// reaches the rule is judged by the file itself, and the copy replaced.
+    @Test func aDamagedRuleInAWholeCopyIsJudgedByTheFileAndReplaced() throws {
+        let s = Sandbox()
+        let path = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: block-false
+                match: { program: "false" }
+                approval: block
+              - name: block-true-rule
+                match: { program: "true" }
+                approval: block
+            """)
+        #expect(s.run("--policy", path, "--", "true").status == 77)
+        let entry = s.dir + "/.cache/aegis/policies/" + entries(s)[0]
+        let good = try Data(contentsOf: URL(fileURLWithPath: entry))
+        var bytes = [UInt8](good)
+        // The copy holds the YAML first, then the encoding: the name's last occurrence is the encoded one.
+        let name = Array("block-true-rule".utf8)
+        let at = try #require((0...(bytes.count - name.count)).last { Array(bytes[$0..<($0 + name.count)]) == name })
+        bytes[at - 1] = 0x7F  // its length, now past the end of the rule
+        try Data(bytes).write(to: URL(fileURLWithPath: entry))
+
+        #expect(s.run("--policy", path, "--", "/bin/echo", "ok").stdout == "ok\n")  // reaches no rule: the copy serves
+        #expect(try Data(contentsOf: URL(fileURLWithPath: entry)) != good)
+        let reached = s.run("--policy", path, "--", "true")
+        #expect(reached.status == 77)
+        #expect(reached.stderr.contains("rule 'block-true-rule'"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: entry)) == good)
+        #expect(s.run("--policy", path, "--", "true").status == 77)
+    }
+
     /// Two builds used side by side keep a copy each rather than replacing
     /// each other's on every command.
     @Test func twoBinariesKeepACopyEach() throws {

@@ -20,6 +20,8 @@ public struct PolicySources: Sendable {
     public var environment: Environment
     /// Compiled copies of the files, where the gate may use them (nil: parse every file).
     public var cache: PolicyCache?
+    /// Parse every file and replace its copy (after a copy turned out damaged).
+    public var refreshCache = false
 
     public init(explicit: [String], environment: Environment, systemPath: String = PolicySources.systemPolicyPath,
                 cache: PolicyCache? = nil) {
@@ -115,11 +117,11 @@ public enum PolicyFiles {
             layers.append(.init(name: name, policy: Policy.merged(layerFiles.map(\.policy))))
         }
 
-        let cache = sources.cache
-        if let system = try readSystemPolicy(sources.systemPath, cache: cache) { addLayer("system", [system]) }
-        if let user = sources.userPath, let f = try readIfPresent(user, cache: cache) { addLayer("user", [f]) }
-        addLayer("environment", try sources.environmentPaths.map { path throws(PolicyError) in try read(path, cache: cache) })
-        addLayer("command line", try sources.explicit.map { path throws(PolicyError) in try read(path, cache: cache) })
+        let cache = sources.cache, refresh = sources.refreshCache
+        if let system = try readSystemPolicy(sources.systemPath, cache: cache, refresh: refresh) { addLayer("system", [system]) }
+        if let user = sources.userPath, let f = try readIfPresent(user, cache: cache, refresh: refresh) { addLayer("user", [f]) }
+        addLayer("environment", try sources.environmentPaths.map { path throws(PolicyError) in try read(path, cache: cache, refresh: refresh) })
+        addLayer("command line", try sources.explicit.map { path throws(PolicyError) in try read(path, cache: cache, refresh: refresh) })
 
         guard !layers.isEmpty else {
             throw .noPolicy(searched: [sources.systemPath, sources.userPath ?? "~/.config/aegis/policy.yaml"])
@@ -133,20 +135,20 @@ public enum PolicyFiles {
     }
 
     /// Reads one policy file (a caller's): any regular file the user can read.
-    public static func read(_ path: String, cache: PolicyCache? = nil) throws(PolicyError) -> PolicyFile {
+    public static func read(_ path: String, cache: PolicyCache? = nil, refresh: Bool = false) throws(PolicyError) -> PolicyFile {
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
         } catch {
             throw .unreadable(path: path, reason: error.reason)
         }
-        return try parse(fd, path: path, cache: cache)
+        return try parse(fd, path: path, cache: cache, refresh: refresh)
     }
 
-    static func readIfPresent(_ path: String, cache: PolicyCache?) throws(PolicyError) -> PolicyFile? {
+    static func readIfPresent(_ path: String, cache: PolicyCache?, refresh: Bool = false) throws(PolicyError) -> PolicyFile? {
         do {
             let fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
-            return try parse(fd, path: path, cache: cache)
+            return try parse(fd, path: path, cache: cache, refresh: refresh)
         } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
             return nil
         } catch let e as SystemError {
@@ -159,7 +161,7 @@ public enum PolicyFiles {
     }
 
     /// The system policy, if present, after the ownership and mode checks.
-    public static func readSystemPolicy(_ path: String, cache: PolicyCache? = nil) throws(PolicyError) -> PolicyFile? {
+    public static func readSystemPolicy(_ path: String, cache: PolicyCache? = nil, refresh: Bool = false) throws(PolicyError) -> PolicyFile? {
         let slash = path.lastIndex(of: "/") ?? path.startIndex
         let dirPath = path[..<slash].isEmpty ? "/" : String(path[..<slash])
         let name = String(path[path.index(after: slash)...])
@@ -193,7 +195,7 @@ public enum PolicyFiles {
         } catch {
             throw .unreadable(path: path, reason: "\(error)")
         }
-        return try parse(fd, path: path, cache: cache)
+        return try parse(fd, path: path, cache: cache, refresh: refresh)
     }
 
     /// Why a file or directory with this status cannot be trusted as the
@@ -204,7 +206,7 @@ public enum PolicyFiles {
         return nil
     }
 
-    static func parse(_ fd: FileDescriptor, path: String, cache: PolicyCache?) throws(PolicyError) -> PolicyFile {
+    static func parse(_ fd: FileDescriptor, path: String, cache: PolicyCache?, refresh: Bool = false) throws(PolicyError) -> PolicyFile {
         do {
             let st = try fd.stat()
             // Opened non-blocking so a FIFO cannot stall the gate; only regular files are read.
@@ -216,7 +218,8 @@ public enum PolicyFiles {
                 throw PolicyError.invalid([d])
             }
             let bytes = try fd.readAll(limit: maxBytes)
-            if let cache, let file = cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) {
+            if let cache, !refresh,
+               let file = cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) {
                 return file
             }
             let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
