@@ -9,8 +9,9 @@ import AegisPolicy
 ///       by name and resolved again by the caller's resolver.
 /// MUST: decoding never traps on any input; anything unexpected is a
 ///       `DecodeError`, which callers treat as "no cached copy" (or, for a
-///       deferred rule, found when its match holds, `DeferredRules.Damaged`,
-///       which fails the judgement: the command is refused).
+///       deferred rule, found when its match holds, `DeferredRules.Damaged`:
+///       the gate then judges by the files themselves).
+/// MUST: only parsed files are encoded (a deferred policy's `rules` is empty).
 public enum PolicyCodec {
     public struct DecodeError: Error, Sendable {}
 

@@ -93,8 +93,8 @@ public enum Evaluator {
                 if !traced && !matchHolds(deferred.matches[i], subject) { continue }
                 let rule: Rule
                 do { rule = try deferred.rule(i) } catch {
-                    throw EvaluationError(rule: "rule \(i + 1)", location: nil, message:
-                        "its compiled copy is damaged; remove the policy cache (~/.cache/aegis/policies) and run again",
+                    throw EvaluationError(rule: "rule \(i + 1) of layer \(layer)", location: nil, message:
+                        "its compiled copy no longer decodes; judge by the policy files (removing the policy cache is safe)",
                         damagedCopy: true)
                 }
                 if let d = try decides(rule) { return d }

@@ -234,7 +234,7 @@ public enum Gate {
             if judgement.sandbox.intercept {
                 let gate = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
                                       sessionID: request.sessionID, parentRow: row, auditPath: store.path,
-                                      inherited: judgement.sandbox)
+                                      inherited: judgement.sandbox, sources: request.sources)
                 intercept = { gate.decide($0) }
                 nested = gate
             }

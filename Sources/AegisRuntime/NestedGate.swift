@@ -9,7 +9,10 @@ import AegisPolicy
 ///
 /// MUST: an exec that cannot be judged or recorded is refused.
 public final class NestedGate: @unchecked Sendable {  // used by the supervisor thread only
-    let loaded: LoadedPolicy
+    private(set) var loaded: LoadedPolicy
+    /// Where the policy came from, to read it again from the files if a
+    /// compiled copy turns out damaged (nil: no second reading).
+    let sources: PolicySources?
     let agent: String?
     let callerParams: JSONObject
     let sessionID: String
@@ -23,10 +26,11 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
 
     public init(
         loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String,
-        inherited: EffectiveSandbox
+        inherited: EffectiveSandbox, sources: PolicySources? = nil
     ) {
         self.inherited = inherited
         self.loaded = loaded
+        self.sources = sources
         self.agent = agent
         self.callerParams = callerParams
         self.sessionID = sessionID
@@ -63,9 +67,23 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         guard let resolved = Self.realPath(exec.path), Self.sameFile(exec.path, resolved) else { return false }
         let argv = exec.argv.isEmpty ? [exec.path] : exec.argv
         let (seconds, micros) = ProcessInfo.now()
-        guard let judgement = try? Gate.judge(argv: argv, cwd: exec.cwd, resolvedPath: resolved, policy: loaded, agent: agent,
-                                               callerParams: callerParams, at: Instant(unixSeconds: seconds),
-                                               builtinCache: builtinCache) else { return false }
+        func judge() throws(GateError) -> Judgement {
+            try Gate.judge(argv: argv, cwd: exec.cwd, resolvedPath: resolved, policy: loaded, agent: agent,
+                           callerParams: callerParams, at: Instant(unixSeconds: seconds), builtinCache: builtinCache)
+        }
+        let judgement: Judgement
+        do {
+            judgement = try judge()
+        } catch {
+            // A compiled copy that no longer decodes: read the files again
+            // (which replaces the copies) and judge by them, once.
+            guard case .policy(.evaluation(let e)) = error, e.damagedCopy, var fresh = sources else { return false }
+            fresh.refreshCache = true
+            guard let reloaded = try? PolicyFiles.load(fresh) else { return false }
+            loaded = reloaded
+            guard let again = try? judge() else { return false }
+            judgement = again
+        }
         do {
             if store == nil {
                 store = try AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal, walFrames: 256, reuseLog: true)

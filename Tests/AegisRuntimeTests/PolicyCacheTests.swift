@@ -151,8 +151,8 @@ import Testing
     }
 
     /// A rule whose encoding is damaged past its match is found out when its
-    /// match holds: the judgement fails (the gate refuses, exit 78), it never
-    /// decides by a half-read rule or skips it.
+    /// match holds: the judgement fails, saying so (the gate then judges by
+    /// the files), and never decides by a half-read rule or skips it.
     @Test func aDamagedDeferredRuleStopsTheJudgementThatReachesIt() throws {
         let yaml = """
             defaults: { risk_level: low, approval: auto }
@@ -179,10 +179,16 @@ import Testing
         let name = Array("deletes".utf8)
         let at0 = try #require((0..<(encoded.count - name.count)).first { Array(encoded[$0..<($0 + name.count)]) == name })
         var damaged = encoded
-        damaged[at0 - 1] = 0x7F  // the name's length: now longer than what is left of the rule
+        damaged[at0 - 1] = 0x7F  // the name's length: a negative one, once zig-zag decoded
         let bad = try PolicyCodec.decode(damaged[...], zones: TimeZones.resolve, deferRules: true)
-        #expect(throws: EvaluationError.self) { try Evaluator.evaluate(delete, policy: bad.policy, at: at, traced: false) }
-        #expect(throws: EvaluationError.self) { try Evaluator.evaluate(delete, policy: bad.policy, at: at, traced: true) }
+        for traced in [false, true] {
+            #expect(throws: EvaluationError.self) { try Evaluator.evaluate(delete, policy: bad.policy, at: at, traced: traced) }
+            do {
+                _ = try Evaluator.evaluate(delete, policy: bad.policy, at: at, traced: traced)
+            } catch {
+                #expect(error.damagedCopy)
+            }
+        }
         // A command no damaged rule's match admits is judged as before.
         #expect(try Evaluator.evaluate(read, policy: bad.policy, at: at, traced: false).rule == Decision.defaultRuleName)
         #expect(throws: DeferredRules.Damaged.self) { try bad.policy.allRules() }

@@ -7,7 +7,7 @@ import Testing
     @Test func readAllReturnsEveryByteOfAFileLargerThanOneChunk() throws {
         let path = NSTemporaryDirectory() + "aegis-read-" + UUID().uuidString
         defer { unlink(path) }
-        // 200,001 bytes: three whole 64 KiB reads and a partial one, no byte zero-filled by mistake.
+        // 200,001 bytes, none of them zero-filled by mistake.
         let bytes = (0..<200_001).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         let fd = try FileDescriptor.open(path, O_RDONLY)
@@ -32,19 +32,24 @@ import Testing
             hundred:x:100:100::/home/hundred:/bin/sh
             broken-line-without-fields
             late:x:1000:1000::/home/late:/bin/sh
+            short:x:2000
             """.utf8)
         #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 0) == "root")
         #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 100) == "hundred")  // not "ten", whose uid is a prefix
         #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 10) == "ten")
         #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 1000) == "late")  // after a line that is not an entry
         #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 4242) == nil)
+        #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 2000) == "short")  // a line that ends at the uid
+        #expect(AegisRuntime.ProcessInfo.passwdName(passwd, uid: 200) == nil)
         #expect(AegisRuntime.ProcessInfo.passwdName([], uid: 0) == nil)
     }
 
-    @Test func theUserNameOfThisProcessIsTheSystemsOwn() {
-        let name = AegisRuntime.ProcessInfo.userName()
-        let expected = getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? String(getuid())
-        #expect(name == expected)
+    /// The name comes from /etc/passwd (no NSS modules: the gate is a static binary), else the uid.
+    @Test func theUserNameOfThisProcessIsItsPasswdEntry() throws {
+        let passwd = Array(try Data(contentsOf: URL(fileURLWithPath: "/etc/passwd")))
+        let expected = AegisRuntime.ProcessInfo.passwdName(passwd, uid: getuid()) ?? String(getuid())
+        #expect(AegisRuntime.ProcessInfo.userName() == expected)
+        if getuid() == 0 { #expect(expected == "root") }
     }
 }
 

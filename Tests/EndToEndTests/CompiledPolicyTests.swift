@@ -91,7 +91,7 @@ import Testing
         // The copy holds the YAML first, then the encoding: the name's last occurrence is the encoded one.
         let name = Array("block-true-rule".utf8)
         let at = try #require((0...(bytes.count - name.count)).last { Array(bytes[$0..<($0 + name.count)]) == name })
-        bytes[at - 1] = 0x7F  // its length, now past the end of the rule
+        bytes[at - 1] = 0x7F  // its length: a negative one, once zig-zag decoded
         try Data(bytes).write(to: URL(fileURLWithPath: entry))
 
         #expect(s.run("--policy", path, "--", "/bin/echo", "ok").stdout == "ok\n")  // reaches no rule: the copy serves
@@ -101,6 +101,31 @@ import Testing
         #expect(reached.stderr.contains("rule 'block-true-rule'"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: entry)) == good)
         #expect(s.run("--policy", path, "--", "true").status == 77)
+    }
+
+    /// A nested exec that reaches a damaged rule is judged by the file too.
+    @Test func aNestedExecReachingADamagedRuleIsJudgedByTheFile() throws {
+        let s = Sandbox()
+        let path = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - name: no-nested-echo
+                match: { program: "echo" }
+                approval: block
+            """)
+        let before = s.run("--policy", path, "--", "/bin/sh", "-c", "/bin/echo nested; echo status $?")
+        #expect(!before.stdout.contains("nested\n"))
+        let entry = s.dir + "/.cache/aegis/policies/" + entries(s)[0]
+        let good = try Data(contentsOf: URL(fileURLWithPath: entry))
+        var bytes = [UInt8](good)
+        let name = Array("no-nested-echo".utf8)
+        let at = try #require((0...(bytes.count - name.count)).last { Array(bytes[$0..<($0 + name.count)]) == name })
+        bytes[at - 1] = 0x7F
+        try Data(bytes).write(to: URL(fileURLWithPath: entry))
+        let after = s.run("--policy", path, "--", "/bin/sh", "-c", "/bin/echo nested; echo status $?")
+        #expect(after.stdout == before.stdout)
+        #expect(!after.stdout.contains("status 0"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: entry)) == good)
     }
 
     /// Two builds used side by side keep a copy each rather than replacing

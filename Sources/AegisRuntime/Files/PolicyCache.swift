@@ -113,7 +113,10 @@ public struct PolicyCache: Sendable {
 
     /// Stores a valid file's compiled form; failures are ignored (see the MUSTs).
     func store(path: String, source: [UInt8], sourceStat: stat, descriptor: Int32, file: PolicyFile) {
-        guard file.isValid, PolicyCache.mayCache(sourceStat, descriptor: descriptor), let exe = PolicyCache.binaryIdentity else { return }
+        // Only a parsed file is stored: one read from a copy keeps its rules
+        // deferred, and `encode` writes decoded rules only.
+        guard file.isValid, file.policy.deferredRules == nil, PolicyCache.mayCache(sourceStat, descriptor: descriptor),
+              let exe = PolicyCache.binaryIdentity else { return }
         var out = PolicyCache.magic + exe
         PolicyCache.append64(UInt64(path.utf8.count), to: &out)
         out += Array(path.utf8)

@@ -151,7 +151,7 @@ public enum ProcessInfo {
     }
 
     /// The name on the first line of passwd-format `bytes` whose third field
-    /// is `uid` in decimal. A scan by index: no per-line arrays.
+    /// is `uid` in decimal. A scan by index, not a split into lines and fields.
     static func passwdName(_ bytes: [UInt8], uid: uid_t) -> String? {
         let wanted = Array(String(uid).utf8)
         var start = 0
@@ -165,7 +165,8 @@ public enum ProcessInfo {
                 if bytes[i] == UInt8(ascii: ":") { colons.append(i) }
                 i += 1
             }
-            if colons.count == 3, bytes[(colons[1] + 1)..<colons[2]].elementsEqual(wanted) {
+            // The uid field ends at the third colon, or at the end of a short line.
+            if colons.count >= 2, bytes[(colons[1] + 1)..<(colons.count == 3 ? colons[2] : end)].elementsEqual(wanted) {
                 return String(decoding: bytes[start..<colons[0]], as: UTF8.self)
             }
             start = end + 1
