@@ -69,6 +69,20 @@ import Testing
         }
     }
 
+    /// Damages the encoded rest of the rule `name` in the sandbox's only copy,
+    /// leaving the copy's frame whole; returns the copy's path and its good bytes.
+    func damageRule(named name: String, in s: Sandbox) throws -> (String, Data) {
+        let entry = s.dir + "/.cache/aegis/policies/" + entries(s)[0]
+        let good = try Data(contentsOf: URL(fileURLWithPath: entry))
+        var bytes = [UInt8](good)
+        // The copy holds the YAML first, then the encoding: the name's last occurrence is the encoded one.
+        let n = Array(name.utf8)
+        let at = try #require((0...(bytes.count - n.count)).last { Array(bytes[$0..<($0 + n.count)]) == n })
+        bytes[at - 1] = 0x7F  // its length: a negative one, once zig-zag decoded
+        try Data(bytes).write(to: URL(fileURLWithPath: entry))
+        return (entry, good)
+    }
+
     /// The copy keeps a rule's rest encoded until its match holds. If that
     /// rest is damaged while the frame around it is whole, the command that
     /// reaches the rule is judged by the file itself, and the copy replaced.
@@ -85,14 +99,7 @@ import Testing
                 approval: block
             """)
         #expect(s.run("--policy", path, "--", "true").status == 77)
-        let entry = s.dir + "/.cache/aegis/policies/" + entries(s)[0]
-        let good = try Data(contentsOf: URL(fileURLWithPath: entry))
-        var bytes = [UInt8](good)
-        // The copy holds the YAML first, then the encoding: the name's last occurrence is the encoded one.
-        let name = Array("block-true-rule".utf8)
-        let at = try #require((0...(bytes.count - name.count)).last { Array(bytes[$0..<($0 + name.count)]) == name })
-        bytes[at - 1] = 0x7F  // its length: a negative one, once zig-zag decoded
-        try Data(bytes).write(to: URL(fileURLWithPath: entry))
+        let (entry, good) = try damageRule(named: "block-true-rule", in: s)
 
         #expect(s.run("--policy", path, "--", "/bin/echo", "ok").stdout == "ok\n")  // reaches no rule: the copy serves
         #expect(try Data(contentsOf: URL(fileURLWithPath: entry)) != good)
@@ -115,13 +122,7 @@ import Testing
             """)
         let before = s.run("--policy", path, "--", "/bin/sh", "-c", "/bin/echo nested; echo status $?")
         #expect(!before.stdout.contains("nested\n"))
-        let entry = s.dir + "/.cache/aegis/policies/" + entries(s)[0]
-        let good = try Data(contentsOf: URL(fileURLWithPath: entry))
-        var bytes = [UInt8](good)
-        let name = Array("no-nested-echo".utf8)
-        let at = try #require((0...(bytes.count - name.count)).last { Array(bytes[$0..<($0 + name.count)]) == name })
-        bytes[at - 1] = 0x7F
-        try Data(bytes).write(to: URL(fileURLWithPath: entry))
+        let (entry, good) = try damageRule(named: "no-nested-echo", in: s)
         let after = s.run("--policy", path, "--", "/bin/sh", "-c", "/bin/echo nested; echo status $?")
         #expect(after.stdout == before.stdout)
         #expect(!after.stdout.contains("status 0"))
