@@ -37,23 +37,23 @@ public enum Builtin {
         guard isASCII(programBytes) && (resolvedBytes.map(isASCII) ?? true) else {
             return try walkedMapping(program: program, resolvedName: resolvedName, path: path, from: bytes)
         }
-        guard let map = CompiledMapping(bytes), let table = map.offsetsStart else { throw damagedMapping }
+        guard let map = CompiledMapping(bytes) else { throw damagedMapping }
         var records: [Int] = []
-        let indexWhole = map.forEachPlainWord({ word in
-            word.elementsEqual(programBytes) || (resolvedBytes.map { word.elementsEqual($0) } ?? false)
-        }, record: { records.append($0) })
-        // Records whose token is not a plain word: a glob or a quoted name, decided by the parser's rules.
+        // Records whose token is not a plain word (a glob or a quoted name)
+        // are decided by the parser's rules.
         var lastToken: ArraySlice<UInt8> = []
         var lastMatches = false
-        let othersWhole = map.forEachOther { n, token in
+        let table = map.walk(wants: { word in
+            word.elementsEqual(programBytes) || (resolvedBytes.map { word.elementsEqual($0) } ?? false)
+        }, record: { records.append($0) }, other: { n, token in
             if token != lastToken || token.isEmpty {
                 lastToken = token
                 lastMatches = !cannotMatchASCII(token, programBytes, resolvedBytes)
                     && tokenCanMatch(token, program: program, resolvedName: resolvedName, path: path)
             }
             if lastMatches { records.append(n) }
-        }
-        guard indexWhole, othersWhole else { throw damagedMapping }
+        })
+        guard let table else { throw damagedMapping }
         records.sort()
         var out: [CommandMapping.Entry] = []
         out.reserveCapacity(records.count)
@@ -171,7 +171,9 @@ public enum Builtin {
             self.bytes = bytes
             guard bytes.count >= compiledMagic.count, bytes[0..<compiledMagic.count].elementsEqual(compiledMagic),
                   CompiledMapping.read32(bytes, compiledMagic.count) == yamlLength,
-                  let count = CompiledMapping.read32(bytes, compiledMagic.count + 4) else { return nil }
+                  let count = CompiledMapping.read32(bytes, compiledMagic.count + 4),
+                  // Each record takes at least 12 bytes (its offset and two lengths): a larger count is damage.
+                  count <= bytes.count / 12 else { return nil }
             entryCount = count
             indexStart = compiledMagic.count + 8
         }
@@ -181,15 +183,12 @@ public enum Builtin {
             return Int(bytes[i]) | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2]) << 16 | Int(bytes[i + 3]) << 24
         }
 
-        /// Calls `wants` with each indexed word, and `record` with the numbers
-        /// of the records under each word it wants; false if the index is damaged.
-        @discardableResult
-        func forEachPlainWord(_ wants: (ArraySlice<UInt8>) -> Bool, record: (Int) -> Void) -> Bool {
-            walkIndex(wants, record) != nil
-        }
-
-        /// Where the list of other records starts, after walking the index.
-        private func walkIndex(_ wants: (ArraySlice<UInt8>) -> Bool, _ record: (Int) -> Void) -> Int? {
+        /// One pass over the tables: `wants` is called with each indexed
+        /// word and `record` with the numbers of the records under each word
+        /// it wants, then `other` with each record not in the index and its
+        /// token. Returns where the offsets table starts; nil if damaged.
+        func walk(wants: (ArraySlice<UInt8>) -> Bool, record: (Int) -> Void,
+                  other: (Int, ArraySlice<UInt8>) -> Void) -> Int? {
             var i = indexStart
             guard let words = CompiledMapping.read32(bytes, i) else { return nil }
             i += 4
@@ -207,33 +206,23 @@ public enum Builtin {
                 }
                 i += 4 * n
             }
-            return i
-        }
-
-        /// Calls `body` with each record not in the index, by number, with
-        /// its program token; false if damaged.
-        @discardableResult
-        func forEachOther(_ body: (Int, ArraySlice<UInt8>) -> Void) -> Bool { walkOthers(body) != nil }
-
-        /// Where the offsets table starts, after walking the other records.
-        private func walkOthers(_ body: (Int, ArraySlice<UInt8>) -> Void) -> Int? {
-            guard var i = walkIndex({ _ in false }, { _ in }), let n = CompiledMapping.read32(bytes, i), n <= entryCount else { return nil }
+            guard let n = CompiledMapping.read32(bytes, i), n <= entryCount else { return nil }
             i += 4
             for _ in 0..<n {
                 guard let r = CompiledMapping.read32(bytes, i), r < entryCount,
                       let len = CompiledMapping.read32(bytes, i + 4), bytes.count - (i + 8) >= len else { return nil }
-                body(r, bytes[(i + 8)..<(i + 8 + len)])
+                other(r, bytes[(i + 8)..<(i + 8 + len)])
                 i += 8 + len
             }
             return i
         }
 
         /// Where the offsets table starts.
-        var offsetsStart: Int? { walkOthers { _, _ in } }
+        var offsetsStart: Int? { walk(wants: { _ in false }, record: { _ in }, other: { _, _ in }) }
 
         /// Record `n`: its raw program token and its encoded entry.
-        func record(_ n: Int, offsets: Int? = nil) -> (token: ArraySlice<UInt8>, entry: ArraySlice<UInt8>)? {
-            guard n >= 0, n < entryCount, let table = offsets ?? offsetsStart,
+        func record(_ n: Int, offsets table: Int) -> (token: ArraySlice<UInt8>, entry: ArraySlice<UInt8>)? {
+            guard n >= 0, n < entryCount,
                   let at = CompiledMapping.read32(bytes, table + 4 * n), at >= table + 4 * entryCount,
                   let tn = CompiledMapping.read32(bytes, at), bytes.count - (at + 4) >= tn,
                   let en = CompiledMapping.read32(bytes, at + 4 + tn), bytes.count - (at + 8 + tn) >= en else { return nil }
@@ -253,23 +242,21 @@ public enum Builtin {
     @discardableResult
     static func walkCompiled(_ bytes: [UInt8], yamlLength: Int = PackageResources.commands_yaml.count,
                              _ body: (ArraySlice<UInt8>, ArraySlice<UInt8>) -> Void) -> Bool {
-        guard let map = CompiledMapping(bytes, yamlLength: yamlLength), let table = map.offsetsStart,
-              bytes.count - table >= 4 * map.entryCount else { return false }
+        guard let map = CompiledMapping(bytes, yamlLength: yamlLength) else { return false }
         var owner = [Int](repeating: -1, count: map.entryCount)
         var consistent = true
         var words: [ArraySlice<UInt8>] = []
-        let indexWhole = map.forEachPlainWord({ word in
+        var otherTokens: [ArraySlice<UInt8>?] = Array(repeating: nil, count: map.entryCount)
+        let walked = map.walk(wants: { word in
             words.append(word)
             return true
         }, record: { n in
             if owner[n] != -1 { consistent = false } else { owner[n] = words.count - 1 }
-        })
-        var otherTokens: [ArraySlice<UInt8>?] = Array(repeating: nil, count: map.entryCount)
-        let othersWhole = map.forEachOther { n, token in
+        }, other: { n, token in
             if owner[n] != -1 { consistent = false } else { owner[n] = -2 }
             otherTokens[n] = token
-        }
-        guard indexWhole, othersWhole, consistent, !owner.contains(-1) else { return false }
+        })
+        guard let table = walked, bytes.count - table >= 4 * map.entryCount, consistent, !owner.contains(-1) else { return false }
         var i = table + 4 * map.entryCount
         for n in 0..<map.entryCount {
             guard CompiledMapping.read32(bytes, table + 4 * n) == i, let record = map.record(n, offsets: table) else { return false }

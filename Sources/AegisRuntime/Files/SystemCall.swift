@@ -158,16 +158,18 @@ public enum ProcessInfo {
         while start < bytes.count {
             var end = start
             while end < bytes.count && bytes[end] != 0x0A { end += 1 }
-            // Fields 1 and 3 of name:password:uid:...
-            var colons: [Int] = []
+            // name:password:uid:... — the uid field ends at the third colon,
+            // or at the end of a short line.
+            var colons = (first: -1, second: -1, third: end)
             var i = start
-            while i < end && colons.count < 3 {
-                if bytes[i] == UInt8(ascii: ":") { colons.append(i) }
+            while i < end && colons.third == end {
+                if bytes[i] == UInt8(ascii: ":") {
+                    if colons.first < 0 { colons.first = i } else if colons.second < 0 { colons.second = i } else { colons.third = i }
+                }
                 i += 1
             }
-            // The uid field ends at the third colon, or at the end of a short line.
-            if colons.count >= 2, bytes[(colons[1] + 1)..<(colons.count == 3 ? colons[2] : end)].elementsEqual(wanted) {
-                return String(decoding: bytes[start..<colons[0]], as: UTF8.self)
+            if colons.second >= 0, bytes[(colons.second + 1)..<colons.third].elementsEqual(wanted) {
+                return String(decoding: bytes[start..<colons.first], as: UTF8.self)
             }
             start = end + 1
         }
