@@ -323,13 +323,13 @@ _aegis-exec_audit() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    list|verify)
+    list|verify|flush)
         # Offer subcommand argument completions
         "_aegis-exec_audit_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'list verify' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'list verify flush' -- "${cur}"))
         ;;
     esac
 }
@@ -387,6 +387,26 @@ _aegis-exec_audit_list() {
 }
 
 _aegis-exec_audit_verify() {
+    repeating_flags=()
+    non_repeating_flags=(--version -h --help)
+    repeating_options=(--policy)
+    non_repeating_options=(--db)
+    __aegis-exec_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--db')
+        __aegis-exec_add_completions -o plusdirs -fX '!*.@(db)'
+        return
+        ;;
+    '--policy')
+        __aegis-exec_add_completions -o plusdirs -fX '!*.@(yaml|yml)'
+        return
+        ;;
+    esac
+}
+
+_aegis-exec_audit_flush() {
     repeating_flags=()
     non_repeating_flags=(--version -h --help)
     repeating_options=(--policy)

@@ -16,12 +16,13 @@ package enum GateMain {
             return ExitStatus.usage
         }
         let env = ProcessInfo.environment()
-        let request = GateRequest(
+        var request = GateRequest(
             argv: args.command, sources: PolicySources(explicit: args.policies, environment: env,
                                                         cache: PolicyCache.defaultLocation(environment: env)),
             agent: args.agent ?? env["AEGIS_AGENT"].flatMap { $0.isEmpty ? nil : $0 }, callerParams: args.params,
             cwd: ProcessInfo.currentDirectory(), sessionID: Gate.sessionID(environment: env),
-            parentRow: env[Spawner.parentRowVariable].flatMap { Int64($0) }, shell: args.shell)
+            parentRecord: env[Spawner.parentVariable].flatMap(AuditSpool.validRecordID), shell: args.shell)
+        request.warn = { Messages.printError("warning: " + $0) }
         do {
             switch try Gate.run(request) {
             case .ran(let termination, let warning):

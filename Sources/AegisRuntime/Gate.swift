@@ -18,14 +18,16 @@ public struct GateRequest: Sendable {
     public var callerParams: JSONObject
     public var cwd: String
     public var sessionID: String
-    /// The audit row of the gated command this invocation runs inside.
-    public var parentRow: Int64?
+    /// The audit record of the gated command this invocation runs inside.
+    public var parentRecord: String?
     /// Shell mode: the string to judge and run with a shell; `argv` is then unused.
     public var shell: ShellRequest?
+    /// Told what went wrong without stopping the command (one line each).
+    public var warn: (@Sendable (String) -> Void)?
 
     public init(
         argv: [[UInt8]], sources: PolicySources, agent: String?, callerParams: JSONObject, cwd: String, sessionID: String,
-        parentRow: Int64? = nil, shell: ShellRequest? = nil
+        parentRecord: String? = nil, shell: ShellRequest? = nil
     ) {
         self.shell = shell
         self.argv = argv
@@ -34,7 +36,7 @@ public struct GateRequest: Sendable {
         self.callerParams = callerParams
         self.cwd = cwd
         self.sessionID = sessionID
-        self.parentRow = parentRow
+        self.parentRecord = parentRecord
     }
 }
 
@@ -155,7 +157,9 @@ public enum Gate {
         let judgement = prepared.judgement, runArgv = prepared.runArgv
         let executable = prepared.executable, resolveError = prepared.resolveError
 
-        let store = try openStore(loaded, environment: request.sources.environment)
+        let storePath = try auditPath(loaded, environment: request.sources.environment)
+        let spool = try openSpool(storePath, loaded)
+        if let warning = ingestIfDue(spool, loaded) { request.warn?(warning) }
         // Credentials are taken out of what is written; the command still gets every byte.
         let logged = loaded.redactor.forLog(judgement.action, argv: runArgv)
         var record = AuditStore.DecisionRecord(
@@ -163,15 +167,14 @@ public enum Gate {
             action: logged.action, decision: judgement.decision, resultStatus: "pending", resultError: nil,
             argvJSON: argvJSON(logged.argv), cwd: request.cwd, user: ProcessInfo.userName(), pid: getpid(),
             executable: executable?.path, policyFiles: loaded.files.map(\.path), sandbox: judgement.sandbox.description,
-            parentID: request.parentRow)
+            parentRecord: request.parentRecord)
 
+        func unavailable(_ reason: String) -> GateError { .auditUnavailable(path: spool.path, reason: reason) }
         func recordFinal(_ status: String, _ error: String?, exit: Int32?) throws(GateError) {
             record.resultStatus = status
             record.resultError = error
             record.exitStatus = exit
-            do { _ = try store.record(record) } catch {
-                throw .auditUnavailable(path: store.path, reason: error.message)
-            }
+            do { try spool.recordDecision(record) } catch { throw unavailable(error.description) }
         }
 
         if judgement.decision.approval == .block {
@@ -201,46 +204,46 @@ public enum Gate {
             throw .sandbox(error)
         }
 
-        // The decision row is committed before anyone is asked and before the
-        // command starts: a gate killed at the prompt still leaves its row.
-        let row: Int64
-        do { row = try store.record(record) } catch {
-            throw .auditUnavailable(path: store.path, reason: error.message)
+        // The decision is written before anyone is asked and before the
+        // command starts: a gate killed at the prompt still leaves its record.
+        // A command someone must approve is written to the table itself (the
+        // approval and any grant refer to its row); the rest to the spool.
+        var entry: AuditEntry
+        if judgement.decision.approval == .approve {
+            let store = try openStore(storePath, loaded)
+            do { entry = .row(store, try store.record(record)) } catch { throw unavailable(error.message) }
+        } else {
+            do { try spool.recordDecision(record) } catch { throw unavailable(error.description) }
+            entry = .spooled(spool, record.recordID)
         }
         var humanDecision: String?
-        if judgement.decision.approval == .approve {
+        if case .row(let store, let row) = entry {
             let asked = Approvals.obtain(Approvals.Request(
                 loaded: loaded, judgement: judgement, argv: runArgv, loggedArgv: logged.argv, loggedAction: logged.action,
                 cwd: request.cwd, sessionID: request.sessionID, executable: executable.path, store: store, row: row))
             switch asked {
             case .approved(let who):
                 humanDecision = who
-                do { try store.setHumanDecision(row: row, who) } catch {
-                    throw .auditUnavailable(path: store.path, reason: error.message)
-                }
-            case .denied(let human, let reason, let unavailable):
+                do { try store.setHumanDecision(row: row, who) } catch { throw unavailable(error.message) }
+            case .denied(let human, let reason, let unavailableNow):
                 let o = outcome(ProcessInfo.monotonicNanoseconds(), status: "denied", error: reason, exit: 77, signal: nil, human: human)
-                do { try store.complete(row: row, o) } catch {
-                    throw .auditUnavailable(path: store.path, reason: error.message)
-                }
-                return .refused(judgement, reason: unavailable ? .approvalUnavailable(reason) : .approvalDenied(reason))
+                if let failure = entry.complete(o) { throw unavailable(failure) }
+                return .refused(judgement, reason: unavailableNow ? .approvalUnavailable(reason) : .approvalDenied(reason))
             }
         }
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
         do {
             var intercept: (@Sendable (NestedExec) -> Bool)?
-            var nested: NestedGate?
             if judgement.sandbox.intercept {
                 let gate = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
-                                      sessionID: request.sessionID, parentRow: row, auditPath: store.path,
+                                      sessionID: request.sessionID, parentRecord: record.recordID, auditPath: storePath,
                                       inherited: judgement.sandbox, sources: request.sources)
                 intercept = { gate.decide($0) }
-                nested = gate
             }
-            defer { nested?.finish() }
             termination = try Spawner.run(executable, argv: runArgv,
-                                          environment: Spawner.currentEnvironment(settingParentRow: row, forShell: request.shell != nil),
+                                          environment: Spawner.currentEnvironment(settingParent: record.recordID,
+                                                                                  forShell: request.shell != nil),
                                           filters: filters, intercept: intercept)
         } catch {
             let (status, reason, exit): (String, String, Int32)
@@ -249,7 +252,7 @@ public enum Gate {
             case .sandbox(let e): (status, reason, exit) = ("error", "sandbox: \(String(cString: strerror(e)))", 78)
             case .system(let s): (status, reason, exit) = ("error", s.description, 125)
             }
-            _ = try? store.complete(row: row, outcome(started, status: status, error: reason, exit: exit, signal: nil, human: humanDecision))
+            _ = entry.complete(outcome(started, status: status, error: reason, exit: exit, signal: nil, human: humanDecision))
             throw .spawn(error, judgement)
         }
         let o: AuditStore.Outcome
@@ -259,12 +262,46 @@ public enum Gate {
         case .signaled(let sig):
             o = outcome(started, status: "failure", error: "killed by signal \(sig)", exit: 128 + sig, signal: sig, human: humanDecision)
         }
-        do {
-            try store.complete(row: row, o)
-        } catch {
-            return .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(store.path): \(error.message)")
+        if let failure = entry.complete(o) {
+            return .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(storePath): \(failure)")
         }
         return .ran(termination, auditWarning: nil)
+    }
+
+    /// Where a command's decision went, and so where its outcome goes.
+    enum AuditEntry {
+        case spooled(AuditSpool, String)
+        case row(AuditStore, Int64)
+
+        /// Records the outcome; returns why it could not be, if it could not.
+        func complete(_ o: AuditStore.Outcome) -> String? {
+            switch self {
+            case .spooled(let spool, let id):
+                do { try spool.recordOutcome(id, o) } catch { return error.description }
+            case .row(let store, let row):
+                do { try store.complete(row: row, o) } catch { return error.message }
+            }
+            return nil
+        }
+    }
+
+    /// The spool is moved into the table once it holds this much: about a
+    /// hundred commands, a few milliseconds for the one command that does it
+    /// (before its decision is written, so every path out of the gate is covered).
+    static let spoolIngestBytes = 131_072
+
+    /// Moves the spool into the table when it is due. Returns a warning if
+    /// that failed: the records stay in the spool, and the command still runs.
+    static func ingestIfDue(_ spool: AuditSpool, _ loaded: LoadedPolicy) -> String? {
+        var st = stat()
+        guard fstat(spool.descriptor.raw, &st) == 0, Int(st.st_size) >= spoolIngestBytes else { return nil }
+        do {
+            let store = try AuditStore(path: spool.storePath, synchronous: loaded.audit?.synchronous ?? .normal)
+            try store.ingestSpool()
+            return nil
+        } catch {
+            return "the audit records in \(spool.path) could not be moved into \(spool.storePath): \(error)"
+        }
     }
 
     /// A command judged, and what would run: the command, or the shell with the string.
@@ -312,19 +349,34 @@ public enum Gate {
                                   humanDecision: human)
     }
 
-    static func openStore(_ loaded: LoadedPolicy, environment: Environment) throws(GateError) -> AuditStore {
+    static func auditPath(_ loaded: LoadedPolicy, environment: Environment) throws(GateError) -> String {
         guard let path = loaded.audit?.path ?? AuditStore.defaultPath(environment: environment) else {
             throw .auditUnavailable(path: nil, reason: "no audit location: set HOME or XDG_STATE_HOME, or `audit: {path: ...}` in the policy")
         }
+        return path
+    }
+
+    static func openSpool(_ path: String, _ loaded: LoadedPolicy) throws(GateError) -> AuditSpool {
+        do {
+            return try AuditSpool(storePath: path, synchronous: loaded.audit?.synchronous ?? .normal)
+        } catch {
+            throw storeError(error)
+        }
+    }
+
+    static func openStore(_ path: String, _ loaded: LoadedPolicy) throws(GateError) -> AuditStore {
         do {
             return try AuditStore(path: path, synchronous: loaded.audit?.synchronous ?? .normal)
         } catch {
-            switch error {
-            case .directory(let p, let reason): throw .auditUnavailable(path: p, reason: reason)
-            case .database(let p, let reason): throw .auditUnavailable(path: p, reason: reason)
-            case .newerSchema(let p, let v):
-                throw .auditUnavailable(path: p, reason: "schema version \(v) is newer than this aegis-exec understands")
-            }
+            throw storeError(error)
+        }
+    }
+
+    static func storeError(_ error: AuditStore.OpenError) -> GateError {
+        switch error {
+        case .directory(let p, let reason): .auditUnavailable(path: p, reason: reason)
+        case .database(let p, let reason): .auditUnavailable(path: p, reason: reason)
+        case .newerSchema(let p, let v): .auditUnavailable(path: p, reason: "schema version \(v) is newer than this aegis-exec understands")
         }
     }
 

@@ -16,16 +16,18 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
     let agent: String?
     let callerParams: JSONObject
     let sessionID: String
-    let parentRow: Int64
+    let parentRecord: String
     let auditPath: String
     /// The sandbox every process of the command runs under.
     let inherited: EffectiveSandbox
+    private var spool: AuditSpool?
+    /// Opened only for an exec someone must approve (see Gate.run).
     private var store: AuditStore?
     private let builtinCache = BuiltinMappingCache()
     private lazy var user = ProcessInfo.userName()
 
     public init(
-        loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRow: Int64, auditPath: String,
+        loaded: LoadedPolicy, agent: String?, callerParams: JSONObject, sessionID: String, parentRecord: String, auditPath: String,
         inherited: EffectiveSandbox, sources: PolicySources? = nil
     ) {
         self.inherited = inherited
@@ -34,13 +36,8 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         self.agent = agent
         self.callerParams = callerParams
         self.sessionID = sessionID
-        self.parentRow = parentRow
+        self.parentRecord = parentRecord
         self.auditPath = auditPath
-    }
-
-    /// After the command: leave the write-ahead log short for the next command.
-    public func finish() {
-        store?.truncateLog()
     }
 
     /// The file's path with every link resolved, as the mapping wants it.
@@ -85,39 +82,38 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
             judgement = again
         }
         do {
-            if store == nil {
-                store = try AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal, walFrames: 256, reuseLog: true)
-            }
+            if spool == nil { spool = try AuditSpool(storePath: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
         } catch {
             return false
         }
-        guard let store else { return false }
+        guard let spool else { return false }
         let logged = loaded.redactor.forLog(judgement.action, argv: argv)
         var record = AuditStore.DecisionRecord(
             sessionID: sessionID, timestamp: ISO8601.format(unixSeconds: seconds, microseconds: micros), action: logged.action,
             decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(logged.argv),
             cwd: exec.cwd, user: user, pid: exec.pid, executable: resolved,
-            policyFiles: loaded.files.map(\.path), sandbox: "inherited", parentID: parentRow)
+            policyFiles: loaded.files.map(\.path), sandbox: "inherited", parentRecord: parentRecord)
         // It cannot get a sandbox of its own: one that asks for more than its
         // command runs under is refused.
         if judgement.decision.approval != .block && !inherited.covers(judgement.sandbox) {
             record.resultStatus = "blocked"
             record.resultError = "needs the sandbox \(judgement.sandbox), stricter than its command's (\(inherited))"
-            _ = try? store.record(record)
+            _ = try? spool.recordDecision(record)
             return false
         }
         switch judgement.decision.approval {
         case .auto:
             record.resultStatus = "allowed"
-            return (try? store.record(record)) != nil
+            return (try? spool.recordDecision(record)) != nil
         case .block:
             record.resultStatus = "blocked"
             record.resultError = "blocked by rule \(judgement.decision.rule)"
             record.exitStatus = nil
-            _ = try? store.record(record)
+            _ = try? spool.recordDecision(record)
             return false
         case .approve:
-            guard let row = try? store.record(record) else { return false }
+            if store == nil { store = try? AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
+            guard let store, let row = try? store.record(record) else { return false }
             let asked = Approvals.obtain(Approvals.Request(
                 loaded: loaded, judgement: judgement, argv: argv, loggedArgv: logged.argv, loggedAction: logged.action,
                 cwd: exec.cwd, sessionID: sessionID, executable: resolved, store: store, row: row))

@@ -21,8 +21,9 @@ if args[1] == "--nested", args.count >= 3 {
     let loaded = try PolicyFiles.load(PolicySources(explicit: [args[2]], environment: [:], systemPath: "/nonexistent/policy.yaml"))
     let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
     let path = "/tmp/aegis-bench-nested-\(getpid()).db"
-    defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
-    let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench", parentRow: 1, auditPath: path,
+    defer { for suffix in ["", "-wal", "-shm", "-spool"] { unlink(path + suffix) } }
+    let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench",
+                          parentRecord: AuditSpool.newRecordID(), auditPath: path,
                           inherited: try EffectiveSandbox.combine([SandboxSpec()]))
     let exec = NestedExec(pid: getpid(), path: Array("/bin/true".utf8), argv: [Array("/bin/true".utf8)], cwd: "/")
     var times: [UInt64] = []
@@ -100,8 +101,9 @@ var auditTimes: [UInt64] = []
 var sandboxTimes: [UInt64] = []
 var openTimes: [UInt64] = []
 var recordTimes: [UInt64] = []
+var ingestTimes: [UInt64] = []
 let auditPath = "/tmp/aegis-bench-\(getpid()).db"
-defer { for suffix in ["", "-wal", "-shm"] { unlink(auditPath + suffix) } }
+defer { for suffix in ["", "-wal", "-shm", "-spool"] { unlink(auditPath + suffix) } }
 let argv: [[UInt8]] = [Array("/bin/true".utf8)]
 let now = Instant(unixSeconds: ProcessInfo.now().seconds)
 for _ in 0..<iterations {
@@ -117,18 +119,25 @@ for _ in 0..<iterations {
     let judgement = try Gate.judge(argv: argv, cwd: "/", resolvedPath: "/usr/bin/true", policy: loaded, agent: nil,
                                    callerParams: JSONObject(), at: now)
     let t2 = ProcessInfo.monotonicNanoseconds()
-    // What the gate writes per command: open, decision row, outcome.
-    let store = try AuditStore(path: auditPath)
+    // What the gate writes per command: open the spool, the decision, the outcome.
+    let spool = try AuditSpool(storePath: auditPath)
     let tOpen = ProcessInfo.monotonicNanoseconds()
-    let row = try store.record(AuditStore.DecisionRecord(
+    let record = AuditStore.DecisionRecord(
         sessionID: "bench", timestamp: ISO8601.format(unixSeconds: now.unixSeconds), action: judgement.action,
         decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(argv), cwd: "/",
-        user: ProcessInfo.userName(), pid: getpid(), executable: "/usr/bin/true", policyFiles: [args[1]]))
-    try store.complete(row: row, AuditStore.Outcome(status: "success", error: nil, exitStatus: 0, signal: nil,
-                                                    durationMilliseconds: 1, finishedAt: "x"))
+        user: ProcessInfo.userName(), pid: getpid(), executable: "/usr/bin/true", policyFiles: [args[1]])
+    try spool.recordDecision(record)
+    try spool.recordOutcome(record.recordID, AuditStore.Outcome(status: "success", error: nil, exitStatus: 0, signal: nil,
+                                                                durationMilliseconds: 1, finishedAt: "x"))
     let t3 = ProcessInfo.monotonicNanoseconds()
     openTimes.append(tOpen - t2)
     recordTimes.append(t3 - tOpen)
+    // Moving a batch of 100 commands into the table, per command.
+    if recordTimes.count % 100 == 0 {
+        let tIngest = ProcessInfo.monotonicNanoseconds()
+        try AuditStore(path: auditPath).ingestSpool()
+        ingestTimes.append((ProcessInfo.monotonicNanoseconds() - tIngest) / 100)
+    }
     _ = try SeccompCompiler.filters(for: judgement.sandbox)
     let t4 = ProcessInfo.monotonicNanoseconds()
     sandboxTimes.append(t4 - t3)
@@ -137,4 +146,4 @@ for _ in 0..<iterations {
     auditTimes.append(t3 - t2)
 }
 let rules = (try? PolicyFiles.read(args[1]).policy.rules.count) ?? 0
-print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes)) audit_us=\(median(auditTimes)) (open \(median(openTimes)), rows \(median(recordTimes))) seccomp_compile_us=\(median(sandboxTimes))")
+print("rules=\(rules) load_us=\(median(loadTimes)) judge_us=\(median(judgeTimes)) audit_us=\(median(auditTimes)) (spool open \(median(openTimes)), records \(median(recordTimes)); table per command, in batches of 100: \(ingestTimes.isEmpty ? 0 : median(ingestTimes))) seccomp_compile_us=\(median(sandboxTimes))")

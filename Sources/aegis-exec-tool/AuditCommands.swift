@@ -38,7 +38,7 @@ struct StoreOptions: ParsableArguments {
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show, export and verify the audit log.",
-        subcommands: [AuditList.self, AuditVerify.self], defaultSubcommand: AuditList.self)
+        subcommands: [AuditList.self, AuditVerify.self, AuditFlush.self], defaultSubcommand: AuditList.self)
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -118,6 +118,27 @@ struct AuditVerify: ParsableCommand {
         }
         let older = report.unchained > 0 ? " (\(report.unchained) older rows predate the hash chain)" : ""
         print("\(db.path): \(report.rows) rows, hash chain intact\(older)")
+    }
+}
+
+struct AuditFlush: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flush",
+        abstract: "Move the records waiting in the spool into the audit table.",
+        discussion: """
+            The gate appends each record to FILE-spool beside the store and moves them into the table in batches; \
+            every aegis-exec audit command does this first. Run flush before reading the store with other tools \
+            (sqlite3, a SOC2 export). Exit status: 0 done, 78 the log cannot be read or written.
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    func run() throws {
+        let db = try store.open()
+        do { try db.ingestSpool() } catch {
+            Messages.printError("cannot move the spooled records into \(db.path): \(error.message)")
+            throw ExitCode(ExitStatus.configuration)
+        }
     }
 }
 

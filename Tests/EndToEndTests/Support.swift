@@ -65,7 +65,12 @@ final class Sandbox: @unchecked Sendable {  // immutable after init
         run(args.map { Array($0.utf8) }, env: env, cwd: cwd)
     }
 
+    /// Runs SQL on the audit store, after moving the gate's spooled records into it.
     func sql(_ query: String) -> [String] {
+        if FileManager.default.fileExists(atPath: auditPath + "-spool") {
+            let flushed = run("audit", "flush", "--db", auditPath)
+            precondition(flushed.status == 0, "audit flush: \(flushed.stderr)")
+        }
         let r = spawn(["sqlite3", auditPath, query].map { Array($0.utf8) }, env: environment, cwd: dir)
         return r.stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
     }

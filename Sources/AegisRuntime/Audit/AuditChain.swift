@@ -112,6 +112,7 @@ extension AuditStore {
     /// Walks the chain from the first row and reports the first row whose
     /// hashes do not hold.
     public func verify() throws(SQLiteError) -> VerifyReport {
+        try ingestSpool()
         let s = try connection.prepare("""
             SELECT id, prev_hash, row_hash, outcome_hash, session_id, timestamp, action_type, action_target,
                 action_params, risk_level, approval, matched_rule, agent_id, argv, cwd, user, pid, executable,
@@ -164,6 +165,10 @@ extension AuditStore {
                 return report
             }
             previous = rowHash
+        }
+        // Records edited or removed while they waited in the spool.
+        if let first = try spoolBreaks().first {
+            report.firstProblem = (0, "before it reached the table, \(first)")
         }
         return report
     }

@@ -34,12 +34,15 @@ extension AuditStore {
 
     /// Opens an existing store for reading; a missing file is an error, not a new store.
     public static func openExisting(path: String) throws(OpenError) -> AuditStore {
-        guard access(path, F_OK) == 0 else { throw .database(path: path, reason: "no audit log there") }
+        guard access(path, F_OK) == 0 || access(AuditSpool.path(forStore: path), F_OK) == 0 else {
+            throw .database(path: path, reason: "no audit log there")
+        }
         return try AuditStore(path: path)
     }
 
     /// Rows matching the filter, oldest first (the newest `limit` of them).
     public func entries(_ f: Filter) throws(SQLiteError) -> [Entry] {
+        try ingestSpool()
         var clauses: [String] = []
         var values: [Statement.Value] = []
         func add(_ clause: String, _ v: String?) {
@@ -99,6 +102,7 @@ extension AuditStore {
     /// Per rule: how often it decided, by approval and by result, and the
     /// median run time of the commands it let run.
     public func stats() throws(SQLiteError) -> [RuleStats] {
+        try ingestSpool()
         let s = try connection.prepare("SELECT matched_rule, approval, result_status, duration_ms FROM audit_log ORDER BY matched_rule")
         var byRule: [String: (Int, [String: Int], [String: Int], [Double])] = [:]
         var order: [String] = []

@@ -13,7 +13,7 @@ import AegisPolicy
 /// MUST: the store is created private to the user (directory 0700, file 0600).
 /// Columns follow the Python original's audit_log table, then what a shell gate adds.
 public final class AuditStore {
-    public static let schemaVersion: Int64 = 5
+    public static let schemaVersion: Int64 = 6
 
     let connection: SQLiteConnection
     public let path: String
@@ -21,6 +21,7 @@ public final class AuditStore {
     // Prepared once per connection: a supervisor writes a row per nested exec.
     private var lastHashStatement: Statement?
     private var setHashStatement: Statement?
+    private var outcomeStatement: Statement?
     /// Hashes of the rows this connection wrote, for chaining their outcomes.
     /// (A short list: a command's store writes one row, a supervisor's one per
     /// exec, and a dictionary type costs a short process its first-use setup.)
@@ -97,6 +98,9 @@ public final class AuditStore {
             if version < 5 {
                 try connection.execute(AuditStore.grantsV5)
             }
+            if version < 6 {
+                try connection.execute(AuditStore.spoolV6)
+            }
             try connection.execute("PRAGMA user_version=\(AuditStore.schemaVersion)")
             try connection.execute("COMMIT")
         } catch {
@@ -152,6 +156,24 @@ public final class AuditStore {
             audit_id INTEGER
         );
         CREATE INDEX IF NOT EXISTS grants_key ON grants(key);
+        """
+
+    /// Records reach the table through the spool (see AuditSpool). Each row
+    /// keeps its record's id, by which outcomes and nested rows find it; the
+    /// last hash ingested seals the spool; what ingestion found broken is kept
+    /// for `verify`.
+    static let spoolV6 = """
+        ALTER TABLE audit_log ADD COLUMN record_id TEXT;
+        CREATE UNIQUE INDEX IF NOT EXISTS audit_log_record ON audit_log(record_id);
+        CREATE TABLE IF NOT EXISTS audit_spool (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            last_hash TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS audit_breaks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            found_at TEXT NOT NULL,
+            message TEXT NOT NULL
+        );
         """
 
     public struct Grant: Sendable, Equatable {
@@ -214,14 +236,18 @@ public final class AuditStore {
         public var policyFiles: [String]
         public var sandbox: String?
         public var exitStatus: Int32?
-        /// The row of the gated command this one runs inside, if any.
-        public var parentID: Int64?
+        /// The record of the gated command this one runs inside, if any.
+        public var parentRecord: String?
+        /// This record's id, by which its outcome and nested records find it.
+        public var recordID: String
 
         public init(
             sessionID: String, timestamp: String, action: Action, decision: Decision, resultStatus: String,
             resultError: String?, argvJSON: String, cwd: String, user: String, pid: Int32, executable: String?,
-            policyFiles: [String], sandbox: String? = nil, exitStatus: Int32? = nil, parentID: Int64? = nil
+            policyFiles: [String], sandbox: String? = nil, exitStatus: Int32? = nil, parentRecord: String? = nil,
+            recordID: String = AuditSpool.newRecordID()
         ) {
+            self.recordID = recordID
             self.sessionID = sessionID
             self.timestamp = timestamp
             self.action = action
@@ -236,65 +262,34 @@ public final class AuditStore {
             self.policyFiles = policyFiles
             self.sandbox = sandbox
             self.exitStatus = exitStatus
-            self.parentID = parentID
+            self.parentRecord = parentRecord
         }
     }
 
-    /// Inserts and commits a decision row; returns its id. The row is chained
-    /// to the one before it: one immediate transaction reads the last hash,
-    /// inserts, and stores this row's hash, so concurrent writers serialise.
+    /// Inserts and commits a decision row; returns its id. What the spool
+    /// holds goes in first, under the spool's lock, so rows stay in the
+    /// order they were written. (The gate writes here only when it will ask
+    /// someone: approvals need the row's id; everything else takes the spool.)
     public func record(_ r: DecisionRecord) throws(SQLiteError) -> Int64 {
-        if insertStatement == nil {
-            insertStatement = try connection.prepare("""
-                INSERT INTO audit_log (session_id, timestamp, action_type, action_target, action_params,
-                    risk_level, approval, matched_rule, result_status, result_error, agent_id, argv, cwd,
-                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox, prev_hash, parent_id)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                """)
-        }
+        let spool = AuditSpool.path(forStore: path)
+        let fd = open(spool, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        do { try AuditSpool.lock(fd, path: spool) } catch { throw SQLiteError(code: SQLITE_BUSY, message: error.description) }
+        defer { flock(fd, LOCK_UN) }
+        try ingestLocked(fd, spoolPath: spool)
         try connection.execute("BEGIN IMMEDIATE")
         do {
-            if lastHashStatement == nil {
-                lastHashStatement = try connection.prepare("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            }
-            let last = lastHashStatement!
-            last.reset()
-            let prev = try last.step() ? (last.text(0) ?? "") : ""
-            // A statement left mid-row keeps a read open, and the checkpoint
-            // after the commit could then not truncate the WAL.
-            last.reset()
-            let files = JSON.array(r.policyFiles.map(JSON.string)).serialized
-            let params = JSON.object(r.action.params).serialized
-            let fields: [Statement.Value] = [
-                .text(r.sessionID), .text(r.timestamp), .text(r.action.type), .text(r.action.target),
-                .text(params), .text(r.decision.riskLevel.upperName),
-                .text(r.decision.approval.name), .text(r.decision.rule), .text(r.resultStatus),
-                r.resultError.map { .text($0) } ?? .null, r.action.agent.map { .text($0) } ?? .null,
-                .text(r.argvJSON), .text(r.cwd), .text(r.user), .int(Int64(r.pid)),
-                r.executable.map { .text($0) } ?? .null, .text(r.decision.layer), .text(files),
-                r.exitStatus.map { .int(Int64($0)) } ?? .null, r.sandbox.map { .text($0) } ?? .null, .text(prev),
-                r.parentID.map { .int($0) } ?? .null,
-            ]
-            try insertStatement!.run(fields)
-            let id = connection.lastInsertRowID
+            let parent = try r.parentRecord.flatMap { p throws(SQLiteError) in try rowForRecord(p)?.id }
             let row = AuditChain.Row(
-                id: id, prevHash: prev, sessionID: r.sessionID, timestamp: r.timestamp, actionType: r.action.type,
-                actionTarget: r.action.target, actionParams: params,
+                id: 0, prevHash: try lastRowHash(), sessionID: r.sessionID, timestamp: r.timestamp, actionType: r.action.type,
+                actionTarget: r.action.target, actionParams: JSON.object(r.action.params).serialized,
                 riskLevel: r.decision.riskLevel.upperName, approval: r.decision.approval.name, matchedRule: r.decision.rule,
                 agentID: r.action.agent, argv: r.argvJSON, cwd: r.cwd, user: r.user, pid: Int64(r.pid),
-                executable: r.executable, policyLayer: r.decision.layer, policyFiles: files, sandbox: r.sandbox,
-                parentID: r.parentID)
-            let hash = AuditChain.rowHash(row)
-            var outcomeHash: Statement.Value = .null
-            if r.resultStatus != "pending" {
-                outcomeHash = .text(AuditChain.outcomeHash(rowHash: hash, AuditChain.OutcomeFields(
-                    status: r.resultStatus, error: r.resultError, humanDecision: nil,
-                    exitStatus: r.exitStatus.map(Int64.init), signal: nil, durationMilliseconds: nil, finishedAt: nil)))
-            }
-            if setHashStatement == nil {
-                setHashStatement = try connection.prepare("UPDATE audit_log SET row_hash=?, outcome_hash=? WHERE id=?")
-            }
-            try setHashStatement!.run([.text(hash), outcomeHash, .int(id)])
+                executable: r.executable, policyLayer: r.decision.layer,
+                policyFiles: JSON.array(r.policyFiles.map(JSON.string)).serialized, sandbox: r.sandbox, parentID: parent)
+            let (id, hash) = try insertChained(row, status: r.resultStatus, error: r.resultError,
+                                               exitStatus: r.exitStatus.map(Int64.init), recordID: r.recordID)
             try connection.execute("COMMIT")
             rowHashes.append((id, hash))
             return id
@@ -302,6 +297,68 @@ public final class AuditStore {
             try? connection.execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// The newest row's hash, which the next row chains to ("" for none).
+    func lastRowHash() throws(SQLiteError) -> String {
+        if lastHashStatement == nil {
+            lastHashStatement = try connection.prepare("SELECT row_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+        }
+        let last = lastHashStatement!
+        last.reset()
+        let prev = try last.step() ? (last.text(0) ?? "") : ""
+        // A statement left mid-row keeps a read open, and the checkpoint
+        // after the commit could then not truncate the WAL.
+        last.reset()
+        return prev
+    }
+
+    /// The row written for a record, with its hash.
+    func rowForRecord(_ recordID: String) throws(SQLiteError) -> (id: Int64, hash: String?)? {
+        let q = try connection.prepare("SELECT id, row_hash FROM audit_log WHERE record_id=?")
+        try q.bind([.text(recordID)])
+        defer { q.reset() }
+        guard try q.step() else { return nil }
+        return (q.int(0), q.text(1))
+    }
+
+    /// Inserts a decision row chained to `row.prevHash` (inside the caller's
+    /// transaction) and returns its id and hash. A row that arrives with its
+    /// final status (refused, not found) gets its outcome hash at once.
+    func insertChained(
+        _ row: AuditChain.Row, status: String, error: String?, exitStatus: Int64?, recordID: String
+    ) throws(SQLiteError) -> (Int64, String) {
+        if insertStatement == nil {
+            insertStatement = try connection.prepare("""
+                INSERT INTO audit_log (session_id, timestamp, action_type, action_target, action_params,
+                    risk_level, approval, matched_rule, result_status, result_error, agent_id, argv, cwd,
+                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox, prev_hash, parent_id, record_id)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                """)
+        }
+        func text(_ s: String?) -> Statement.Value { s.map { .text($0) } ?? .null }
+        func int(_ i: Int64?) -> Statement.Value { i.map { .int($0) } ?? .null }
+        try insertStatement!.run([
+            .text(row.sessionID), .text(row.timestamp), .text(row.actionType), .text(row.actionTarget),
+            .text(row.actionParams), .text(row.riskLevel), .text(row.approval), text(row.matchedRule), .text(status),
+            text(error), text(row.agentID), .text(row.argv), text(row.cwd), text(row.user), int(row.pid),
+            text(row.executable), text(row.policyLayer), text(row.policyFiles), int(exitStatus), text(row.sandbox),
+            .text(row.prevHash), int(row.parentID), .text(recordID),
+        ])
+        var chained = row
+        chained.id = connection.lastInsertRowID
+        let hash = AuditChain.rowHash(chained)
+        var outcomeHash: Statement.Value = .null
+        if status != "pending" {
+            outcomeHash = .text(AuditChain.outcomeHash(rowHash: hash, AuditChain.OutcomeFields(
+                status: status, error: error, humanDecision: nil, exitStatus: exitStatus, signal: nil,
+                durationMilliseconds: nil, finishedAt: nil)))
+        }
+        if setHashStatement == nil {
+            setHashStatement = try connection.prepare("UPDATE audit_log SET row_hash=?, outcome_hash=? WHERE id=?")
+        }
+        try setHashStatement!.run([.text(hash), outcomeHash, .int(chained.id)])
+        return (chained.id, hash)
     }
 
     public struct Outcome: Sendable {
@@ -328,16 +385,22 @@ public final class AuditStore {
 
     /// Completes a decision row with what happened.
     public func complete(row: Int64, _ o: Outcome) throws(SQLiteError) {
-        let rowHash: String? = rowHashes.last(where: { $0.row == row })?.hash
+        try applyOutcome(row: row, rowHash: rowHashes.last(where: { $0.row == row })?.hash, o)
+    }
+
+    /// Writes an outcome into its row, hashed onto the row's hash.
+    func applyOutcome(row: Int64, rowHash: String?, _ o: Outcome) throws(SQLiteError) {
         let outcomeHash = rowHash.map { AuditChain.outcomeHash(rowHash: $0, AuditChain.OutcomeFields(
             status: o.status, error: o.error, humanDecision: o.humanDecision, exitStatus: o.exitStatus.map(Int64.init),
             signal: o.signal.map(Int64.init), durationMilliseconds: o.durationMilliseconds, finishedAt: o.finishedAt)) }
-        let s = try connection.prepare("""
-            UPDATE audit_log SET result_status=?, result_error=?, exit_status=?, signal=?, duration_ms=?, finished_at=?,
-                outcome_hash=?, human_decision=?
-            WHERE id=?
-            """)
-        try s.run([
+        if outcomeStatement == nil {
+            outcomeStatement = try connection.prepare("""
+                UPDATE audit_log SET result_status=?, result_error=?, exit_status=?, signal=?, duration_ms=?, finished_at=?,
+                    outcome_hash=?, human_decision=?
+                WHERE id=?
+                """)
+        }
+        try outcomeStatement!.run([
             .text(o.status), o.error.map { .text($0) } ?? .null, o.exitStatus.map { .int(Int64($0)) } ?? .null,
             o.signal.map { .int(Int64($0)) } ?? .null, .double(o.durationMilliseconds), .text(o.finishedAt),
             outcomeHash.map { .text($0) } ?? .null, o.humanDecision.map { .text($0) } ?? .null, .int(row),

@@ -92,7 +92,7 @@ public enum Spawner {
                             argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
                             filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
                             filter_count: Int32(filters.count), intercept: intercept == nil ? 0 : 1,
-                            outer_supervised: getenv(parentRowVariable) != nil ? 1 : 0)
+                            outer_supervised: getenv(parentVariable) != nil ? 1 : 0)
                         if intercept != nil { return aegis_spawn_intercepted(&req, &oldMask, &sock, &childErrno) }
                         return aegis_spawn(&req, &childErrno)
                     }
@@ -121,17 +121,17 @@ public enum Spawner {
         return p
     }
 
-    /// The variable that tells a nested aegis-exec which audit row it runs inside.
-    public static let parentRowVariable = "AEGIS_AUDIT_PARENT"
+    /// The variable that tells a nested aegis-exec which audit record it runs inside.
+    public static let parentVariable = "AEGIS_AUDIT_PARENT"
 
     /// The current environment as raw `NAME=value` byte strings, unchanged but
-    /// for the parent-row variable, set to this command's row.
+    /// for the parent variable, set to this command's audit record.
     /// For a shell running a judged string (`forShell`), the variables that
     /// make it run other code first are left out: BASH_ENV and ENV (a file
     /// it sources) and BASH_FUNC_* (functions bash imports, which can replace
     /// any command name).
-    public static func currentEnvironment(settingParentRow row: Int64, forShell: Bool = false) -> [[UInt8]] {
-        let prefix = Array((parentRowVariable + "=").utf8)
+    public static func currentEnvironment(settingParent record: String, forShell: Bool = false) -> [[UInt8]] {
+        let prefix = Array((parentVariable + "=").utf8)
         let dropped = ["BASH_ENV=", "ENV=", "BASH_FUNC_"].map { Array($0.utf8) }
         var out: [[UInt8]] = []
         var p = environ
@@ -140,7 +140,7 @@ public enum Spawner {
             if !bytes.starts(with: prefix) && !(forShell && dropped.contains { bytes.starts(with: $0) }) { out.append(bytes) }
             p += 1
         }
-        out.append(prefix + Array(String(row).utf8))
+        out.append(prefix + Array(record.utf8))
         return out
     }
 }

@@ -1,0 +1,229 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisPolicy
+import CLibSQLite3
+
+/// Moving the spool's records into the store's table (see AuditSpool).
+///
+/// MUST: ingestion holds the spool's lock from the first read to the cut, so
+///       no record is written between being read and being cut away.
+/// MUST: records move in one transaction; the spool is cut only after it
+///       commits. An ingestion killed in between moves nothing twice: rows are
+///       found by record id, and the stored seal says where the last one ended.
+extension AuditStore {
+    /// Moves what the spool holds into the table; returns how many records moved.
+    @discardableResult
+    public func ingestSpool() throws(SQLiteError) -> Int {
+        let spool = AuditSpool.path(forStore: path)
+        let fd = open(spool, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
+        if fd < 0 {
+            if errno == ENOENT { return 0 }
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        do { try AuditSpool.lock(fd, path: spool) } catch { throw SQLiteError(code: SQLITE_BUSY, message: error.description) }
+        defer { flock(fd, LOCK_UN) }
+        return try ingestLocked(fd, spoolPath: spool)
+    }
+
+    /// One line of the spool, split into its JSON and its hash.
+    struct SpoolLine {
+        var body: ArraySlice<UInt8>
+        /// nil: the line is not `JSON TAB HASH` (damaged).
+        var hash: [UInt8]?
+        var offset: Int
+        var isSeal: Bool { hash != nil && body.elementsEqual(AuditSpool.sealBody) }
+    }
+
+    /// Splits the spool's bytes into lines; a last line without its newline is
+    /// returned apart (a write torn by a crash).
+    static func spoolLines(_ bytes: [UInt8]) -> (lines: [SpoolLine], tornAt: Int?) {
+        var lines: [SpoolLine] = []
+        var start = 0
+        while start < bytes.count {
+            guard let nl = bytes[start...].firstIndex(of: 0x0A) else { return (lines, start) }
+            let line = bytes[start..<nl]
+            if line.count > 65, line[nl - 65] == 0x09, line[(nl - 64)...].allSatisfy(AuditSpool.isHexDigit) {
+                lines.append(SpoolLine(body: line[..<(nl - 65)], hash: Array(line[(nl - 64)...]), offset: start))
+            } else if !line.isEmpty {
+                lines.append(SpoolLine(body: line, hash: nil, offset: start))
+            }
+            start = nl + 1
+        }
+        return (lines, nil)
+    }
+
+    @discardableResult
+    func ingestLocked(_ fd: Int32, spoolPath: String) throws(SQLiteError) -> Int {
+        func ioError(_ what: String) -> SQLiteError {
+            SQLiteError(code: SQLITE_IOERR, message: "\(spoolPath): \(what): \(String(cString: strerror(errno)))")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ioError("fstat") }
+        let size = Int(st.st_size)
+        guard size > 0 else { return 0 }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var got = 0
+        while got < size {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, size - got, off_t(got)) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw ioError("read") }
+            if n == 0 { break }
+            got += n
+        }
+        bytes.removeSubrange(got...)
+        let (lines, tornAt) = AuditStore.spoolLines(bytes)
+
+        try connection.execute("BEGIN IMMEDIATE")
+        var moved = 0
+        var lastHash: [UInt8]?
+        do {
+            let stored = try storedSeal()
+            var breaks: [String] = []
+            // Lines up to the stored seal's are in the table already.
+            var first = 0
+            var previous: [UInt8]? = nil
+            if let stored {
+                if let k = lines.lastIndex(where: { $0.hash == stored }) {
+                    first = k + 1
+                    previous = stored
+                } else {
+                    breaks.append("the spool's first records were removed before they reached the table")
+                }
+            }
+            lastHash = previous
+            // Nothing since the seal: leave the spool as it is.
+            if first == lines.count && tornAt == nil && breaks.isEmpty {
+                try connection.execute("COMMIT")
+                return 0
+            }
+            var state = IngestState(prevRowHash: try lastRowHash())
+            for line in lines[first...] {
+                guard let hash = line.hash else {
+                    breaks.append("spool byte \(line.offset): a damaged record was dropped")
+                    previous = nil
+                    continue
+                }
+                defer { previous = hash; lastHash = hash }
+                if line.isSeal { continue }
+                if AuditSpool.lineHash(previous: previous, Array(line.body)) != hash {
+                    breaks.append("spool byte \(line.offset): a record was edited, or records before it were removed")
+                }
+                do {
+                    try apply(line.body, &state)
+                    moved += 1
+                } catch let e as IngestProblem {
+                    breaks.append("spool byte \(line.offset): \(e.message)")
+                }
+            }
+            if let tornAt { breaks.append("spool byte \(tornAt): a record cut short was dropped") }
+            if let lastHash {
+                try connection.prepare("INSERT OR REPLACE INTO audit_spool (id, last_hash) VALUES (1, ?)")
+                    .run([.text(String(decoding: lastHash, as: UTF8.self))])
+            }
+            if !breaks.isEmpty {
+                let (s, us) = ProcessInfo.now()
+                let add = try connection.prepare("INSERT INTO audit_breaks (found_at, message) VALUES (?, ?)")
+                for b in breaks { try add.run([.text(ISO8601.format(unixSeconds: s, microseconds: us)), .text(b)]) }
+            }
+            try connection.execute("COMMIT")
+        } catch let e as SQLiteError {
+            try? connection.execute("ROLLBACK")
+            throw e
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw SQLiteError(code: SQLITE_ERROR, message: "\(error)")
+        }
+        // Committed: cut the spool to its seal. (If this fails, the next
+        // ingestion finds the seal's line and skips what was moved.)
+        guard ftruncate(fd, 0) == 0 else { throw ioError("ftruncate") }
+        if let lastHash {
+            let seal = AuditSpool.sealBody + [0x09] + lastHash + [0x0A]
+            guard seal.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == seal.count else { throw ioError("write") }
+        }
+        return moved
+    }
+
+    func storedSeal() throws(SQLiteError) -> [UInt8]? {
+        let q = try connection.prepare("SELECT last_hash FROM audit_spool WHERE id=1")
+        defer { q.reset() }
+        guard try q.step(), let h = q.text(0) else { return nil }
+        return Array(h.utf8)
+    }
+
+    struct IngestProblem: Error { var message: String }
+
+    /// What one ingestion knows: the chain's head and the rows it wrote.
+    struct IngestState {
+        var prevRowHash: String
+        var rows: [String: (id: Int64, hash: String?)] = [:]
+    }
+
+    func apply(_ body: ArraySlice<UInt8>, _ state: inout IngestState) throws {
+        guard case .object(let o)? = try? JSON.parse(String(decoding: body, as: UTF8.self)) else {
+            throw IngestProblem(message: "a record that is not JSON was dropped")
+        }
+        func text(_ k: String) throws -> String? {
+            switch o[k] {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            default: throw IngestProblem(message: "a record whose '\(k)' is not text was dropped")
+            }
+        }
+        func int(_ k: String) throws -> Int64? {
+            switch o[k] {
+            case nil, .null?: return nil
+            case .int(let i)?: return i
+            default: throw IngestProblem(message: "a record whose '\(k)' is not a number was dropped")
+            }
+        }
+        func required(_ k: String) throws -> String {
+            guard let v = try text(k) else { throw IngestProblem(message: "a record without '\(k)' was dropped") }
+            return v
+        }
+        let recordID = try required("id")
+        func row(_ id: String) throws -> (id: Int64, hash: String?)? {
+            if let r = state.rows[id] { return r }
+            return try rowForRecord(id)
+        }
+        switch try text("k") {
+        case "d":
+            // Moved already by an ingestion that was cut short before its seal.
+            if try rowForRecord(recordID) != nil { return }
+            let parent = try text("parent").flatMap { try row($0)?.id }
+            let r = AuditChain.Row(
+                id: 0, prevHash: state.prevRowHash, sessionID: try required("session"), timestamp: try required("ts"),
+                actionType: try required("type"), actionTarget: try required("target"), actionParams: try required("params"),
+                riskLevel: try required("risk"), approval: try required("approval"), matchedRule: try text("rule"),
+                agentID: try text("agent"), argv: try required("argv"), cwd: try text("cwd"), user: try text("user"),
+                pid: try int("pid"), executable: try text("exe"), policyLayer: try text("layer"), policyFiles: try text("files"),
+                sandbox: try text("sandbox"), parentID: parent)
+            let (id, hash) = try insertChained(r, status: try required("status"), error: try text("error"),
+                                               exitStatus: try int("exit"), recordID: recordID)
+            state.prevRowHash = hash
+            state.rows[recordID] = (id, hash)
+        case "o":
+            guard let target = try row(recordID) else {
+                throw IngestProblem(message: "an outcome for a decision that is not in the log was dropped")
+            }
+            guard let duration = try text("duration").flatMap(Double.init) else {
+                throw IngestProblem(message: "an outcome without a duration was dropped")
+            }
+            try applyOutcome(row: target.id, rowHash: target.hash, Outcome(
+                status: try required("status"), error: try text("error"), exitStatus: try int("exit").map { Int32(truncatingIfNeeded: $0) },
+                signal: try int("signal").map { Int32(truncatingIfNeeded: $0) }, durationMilliseconds: duration,
+                finishedAt: try required("finished"), humanDecision: try text("human")))
+        default:
+            throw IngestProblem(message: "a record of an unknown kind was dropped")
+        }
+    }
+
+    /// What ingestion found broken, oldest first.
+    func spoolBreaks() throws(SQLiteError) -> [String] {
+        let q = try connection.prepare("SELECT found_at, message FROM audit_breaks ORDER BY id")
+        var out: [String] = []
+        while try q.step() { out.append((q.text(1) ?? "") + " (found \(q.text(0) ?? ""))") }
+        return out
+    }
+}

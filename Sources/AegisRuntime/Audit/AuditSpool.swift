@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import AegisConfig
+import AegisPolicy
+
+/// The head of the audit log: the records a command writes on its way,
+/// appended to `<store>-spool` next to the SQLite store, and moved into the
+/// store's table in batches (`AuditStore.ingestSpool`).
+///
+/// Why a spool: opening the SQLite store costs a one-command process about
+/// 0.8 ms (the WAL's shared-memory index is rebuilt whenever no other
+/// process has the store open, then the schema is read and two transactions
+/// commit), more than everything else the gate does. An append costs tens
+/// of microseconds, with the same durability as the store's default
+/// (`synchronous=NORMAL`: written to the kernel, not synced; `full` syncs).
+///
+/// MUST: a record is written whole, in one write(2), under the spool's lock.
+/// MUST: each record carries the hash of the one before it, so an edit or a
+///       removal before ingestion shows, as it does in the store's table.
+/// MUST: every reader of the log ingests first: what the gate wrote is never
+///       missing from what `aegis-exec audit` shows.
+///
+/// A line is `JSON TAB HASH NEWLINE`, HASH = SHA-256 of the previous line's
+/// HASH, a newline, and JSON. After an ingestion the spool is cut to one seal
+/// line, `{"k":"seal"} TAB HASH`, carrying the last hash ingested.
+public final class AuditSpool {
+    public let path: String
+    public let storePath: String
+    let descriptor: FileDescriptor
+    let syncEachRecord: Bool
+
+    public static func path(forStore store: String) -> String { store + "-spool" }
+
+    static let sealBody = Array(#"{"k":"seal"}"#.utf8)
+
+    /// Opens (creating, private to the user) the spool of the store at `storePath`.
+    public init(storePath: String, synchronous: AuditSettings.Synchronous = .normal) throws(AuditStore.OpenError) {
+        self.storePath = storePath
+        path = AuditSpool.path(forStore: storePath)
+        syncEachRecord = synchronous == .full
+        try AuditStore.makeParentDirectory(of: storePath)
+        do {
+            descriptor = try FileDescriptor.open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW, mode: 0o600)
+        } catch {
+            throw .database(path: path, reason: error.reason)
+        }
+        // The store itself must take the records later: a store that cannot
+        // be written now would leave them in the spool for good.
+        if access(storePath, F_OK) == 0 && access(storePath, W_OK) != 0 {
+            throw .database(path: storePath, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    public enum WriteError: Error, Sendable, CustomStringConvertible {
+        case locked(path: String)
+        case system(path: String, SystemError)
+
+        public var description: String {
+            switch self {
+            case .locked(let p): "\(p) stayed locked by another process for 10 s"
+            case .system(let p, let e): "\(p): \(e.reason)"
+            }
+        }
+    }
+
+    /// Takes the spool's lock, waiting at most 10 s: a holder that is stopped
+    /// or stuck makes commands fail, not hang.
+    static func lock(_ fd: Int32, path: String) throws(WriteError) {
+        var waited: UInt32 = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else { throw .system(path: path, SystemError("flock", errno: errno)) }
+            if waited >= 10_000_000 { throw .locked(path: path) }
+            let step: UInt32 = waited < 10_000 ? 200 : 2_000
+            usleep(step)
+            waited += step
+        }
+    }
+
+    /// The hash the next line chains to: the last line's, or nil when the
+    /// spool is empty. A last line cut short (a crash mid-write on a disk
+    /// that tears) is ended, and the chain restarts; ingestion reports it.
+    static func tail(_ fd: Int32, path: String) throws(WriteError) -> (hash: [UInt8]?, size: Int, torn: Bool) {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .system(path: path, SystemError("fstat", errno: errno)) }
+        let size = Int(st.st_size)
+        if size == 0 { return (nil, 0, false) }
+        var buf = [UInt8](repeating: 0, count: 66)
+        let want = min(66, size)
+        let got = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(size - want)) }
+        guard got == want else { throw .system(path: path, SystemError("pread", errno: got < 0 ? errno : EIO)) }
+        if want == 66, buf[65] == 0x0A, buf[0] == 0x09, buf[1..<65].allSatisfy(isHexDigit) {
+            return (Array(buf[1..<65]), size, false)
+        }
+        return (nil, size, true)
+    }
+
+    static func isHexDigit(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b) }
+
+    /// SHA-256 (hex) of the previous hash, a newline and the record's JSON.
+    static func lineHash(previous: [UInt8]?, _ body: [UInt8]) -> [UInt8] {
+        var h = SHA256()
+        if let previous { h.update(previous) }
+        h.update([0x0A])
+        h.update(body)
+        return Array(SHA256.hex(h.finalize()).utf8)
+    }
+
+    /// Appends one record; returns the spool's size after it.
+    @discardableResult
+    func append(_ body: [UInt8]) throws(WriteError) -> Int {
+        let fd = descriptor.raw
+        try AuditSpool.lock(fd, path: path)
+        defer { flock(fd, LOCK_UN) }
+        let (previous, size, torn) = try AuditSpool.tail(fd, path: path)
+        var line: [UInt8] = []
+        line.reserveCapacity(body.count + 68)
+        if torn { line.append(0x0A) }
+        line += body
+        line.append(0x09)
+        line += AuditSpool.lineHash(previous: previous, body)
+        line.append(0x0A)
+        let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n != line.count {
+            let e = n < 0 ? errno : ENOSPC
+            // A short write leaves a torn line; cut it off again (best effort).
+            if n > 0 { _ = ftruncate(fd, off_t(size)) }
+            throw .system(path: path, SystemError("write", errno: e))
+        }
+        if syncEachRecord && fdatasync(fd) != 0 { throw .system(path: path, SystemError("fdatasync", errno: errno)) }
+        return size + line.count
+    }
+
+    /// A new record's id: 128 random bits, unique across every writer of a store.
+    public static func newRecordID() -> String { Approvals.randomHex(16) }
+
+    /// A record id as the gate writes them (32 lowercase hex digits), or nil.
+    public static func validRecordID(_ s: String) -> String? {
+        s.utf8.count == 32 && s.utf8.allSatisfy(isHexDigit) ? s : nil
+    }
+
+    /// Writes a decision; its outcome follows as `recordOutcome` with the same id.
+    @discardableResult
+    public func recordDecision(_ r: AuditStore.DecisionRecord) throws(WriteError) -> Int {
+        var w = RecordWriter("d")
+        w.text("id", r.recordID)
+        w.text("parent", r.parentRecord)
+        w.text("session", r.sessionID)
+        w.text("ts", r.timestamp)
+        w.text("type", r.action.type)
+        w.text("target", r.action.target)
+        w.text("params", JSON.object(r.action.params).serialized)
+        w.text("risk", r.decision.riskLevel.upperName)
+        w.text("approval", r.decision.approval.name)
+        w.text("rule", r.decision.rule)
+        w.text("layer", r.decision.layer)
+        w.text("status", r.resultStatus)
+        w.text("error", r.resultError)
+        w.text("agent", r.action.agent)
+        w.text("argv", r.argvJSON)
+        w.text("cwd", r.cwd)
+        w.text("user", r.user)
+        w.int("pid", Int64(r.pid))
+        w.text("exe", r.executable)
+        w.text("files", JSON.array(r.policyFiles.map(JSON.string)).serialized)
+        w.text("sandbox", r.sandbox)
+        w.int("exit", r.exitStatus.map(Int64.init))
+        return try append(w.finish())
+    }
+
+    @discardableResult
+    public func recordOutcome(_ recordID: String, _ o: AuditStore.Outcome) throws(WriteError) -> Int {
+        var w = RecordWriter("o")
+        w.text("id", recordID)
+        w.text("status", o.status)
+        w.text("error", o.error)
+        w.text("human", o.humanDecision)
+        w.int("exit", o.exitStatus.map(Int64.init))
+        w.int("signal", o.signal.map(Int64.init))
+        // As text: the outcome hash covers this exact spelling.
+        w.text("duration", String(o.durationMilliseconds))
+        w.text("finished", o.finishedAt)
+        return try append(w.finish())
+    }
+
+    /// A record's JSON, written straight to bytes.
+    struct RecordWriter {
+        var bytes: [UInt8] = []
+
+        init(_ kind: String) {
+            bytes.reserveCapacity(1024)
+            bytes += #"{"k":"#.utf8
+            JSON.appendString(kind, to: &bytes)
+        }
+
+        mutating func key(_ k: String) {
+            bytes.append(UInt8(ascii: ","))
+            JSON.appendString(k, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+        }
+
+        mutating func text(_ k: String, _ s: String?) {
+            key(k)
+            if let s { JSON.appendString(s, to: &bytes) } else { bytes += "null".utf8 }
+        }
+
+        mutating func int(_ k: String, _ i: Int64?) {
+            key(k)
+            if let i { bytes += String(i).utf8 } else { bytes += "null".utf8 }
+        }
+
+        mutating func finish() -> [UInt8] {
+            bytes.append(UInt8(ascii: "}"))
+            return bytes
+        }
+    }
+}
