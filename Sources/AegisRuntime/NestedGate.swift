@@ -58,6 +58,11 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         return a.st_dev == b.st_dev && a.st_ino == b.st_ino
     }
 
+    private func openStore() -> AuditStore? {
+        if store == nil { store = try? AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
+        return store
+    }
+
     public func decide(_ exec: NestedExec) -> Bool {
         // The file judged must be the file named: a name that resolves to
         // another file (a deleted or anonymous one, or one swapped meanwhile) is refused.
@@ -104,7 +109,12 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         switch judgement.decision.approval {
         case .auto:
             record.resultStatus = "allowed"
-            return (try? spool.recordDecision(record)) != nil
+            guard let size = try? spool.recordDecision(record) else { return false }
+            // A long build's execs would grow the spool without bound; this
+            // exec waits the few milliseconds it takes to move (a failure
+            // leaves the records where they are, and the next gate says so).
+            if size >= Gate.spoolIngestBytes, let store = openStore() { _ = try? store.ingestSpool() }
+            return true
         case .block:
             record.resultStatus = "blocked"
             record.resultError = "blocked by rule \(judgement.decision.rule)"
@@ -112,8 +122,7 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
             _ = try? spool.recordDecision(record)
             return false
         case .approve:
-            if store == nil { store = try? AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
-            guard let store, let row = try? store.record(record) else { return false }
+            guard let store = openStore(), let row = try? store.record(record) else { return false }
             let asked = Approvals.obtain(Approvals.Request(
                 loaded: loaded, judgement: judgement, argv: argv, loggedArgv: logged.argv, loggedAction: logged.action,
                 cwd: exec.cwd, sessionID: sessionID, executable: resolved, store: store, row: row))

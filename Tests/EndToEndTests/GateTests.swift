@@ -228,6 +228,18 @@ import Testing
         #expect(s.sql("select count(*) from audit_log") == ["300"])
     }
 
+    /// A command that runs many programs (a build) keeps the spool as short:
+    /// its supervisor moves the records itself.
+    @Test func aLongCommandsExecsDoNotPileUpInTheSpool() throws {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        let r = s.run("--policy", p, "--", "sh", "-c", "i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done")
+        #expect(r.status == 0, "\(r.stderr)")
+        let spool = (try FileManager.default.attributesOfItem(atPath: s.auditPath + "-spool")[.size] as? Int) ?? 0
+        #expect(spool < 140_000, "the spool holds \(spool) bytes")
+        #expect(s.sql("select count(*) from audit_log where parent_id = 1 and result_status = 'allowed'") == ["400"])
+    }
+
     @Test func anUnwritableAuditStoreStopsTheCommand() {
         let s = Sandbox()
         let p = s.policy("audit: { path: /etc/hostname/audit.db }\nrules:\n  - name: all\n    approval: auto\n")

@@ -63,6 +63,12 @@ extension AuditStore {
         guard fstat(fd, &st) == 0 else { throw ioError("fstat") }
         let size = Int(st.st_size)
         guard size > 0 else { return 0 }
+        // The gate moves the spool every ~100 commands, so only something
+        // else (a stuck store, a flood of lines) makes it this large.
+        guard size <= AuditStore.spoolLimit else {
+            throw SQLiteError(code: SQLITE_TOOBIG, message: "\(spoolPath) holds \(size) bytes, more than the \(AuditStore.spoolLimit >> 20) MiB "
+                              + "that can be moved at once; see why the store did not take it, and move it aside")
+        }
         var bytes = [UInt8](repeating: 0, count: size)
         var got = 0
         while got < size {
@@ -144,6 +150,8 @@ extension AuditStore {
         }
         return moved
     }
+
+    static let spoolLimit = 1 << 30
 
     func storedSeal() throws(SQLiteError) -> [UInt8]? {
         let q = try connection.prepare("SELECT last_hash FROM audit_spool WHERE id=1")

@@ -120,11 +120,16 @@ public final class AuditSpool {
         line.append(0x09)
         line += AuditSpool.lineHash(previous: previous, body)
         line.append(0x0A)
-        let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n != line.count {
+        // One write(2) in practice; a signal can cut a large one short, and the
+        // rest follows under the same lock, so the line stays whole.
+        var written = 0
+        while written < line.count {
+            let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n > 0 { written += n; continue }
+            if n < 0 && errno == EINTR { continue }
             let e = n < 0 ? errno : ENOSPC
-            // A short write leaves a torn line; cut it off again (best effort).
-            if n > 0 { _ = ftruncate(fd, off_t(size)) }
+            // Leave no torn line behind (best effort: the disk may be failing).
+            if written > 0 { _ = ftruncate(fd, off_t(size)) }
             throw .system(path: path, SystemError("write", errno: e))
         }
         if syncEachRecord && fdatasync(fd) != 0 { throw .system(path: path, SystemError("fdatasync", errno: errno)) }
