@@ -393,15 +393,19 @@ public enum PolicyCodec {
             var rules: [Rule] = []
             var deferred: DeferredRules?
             if deferRules {
-                let parts = try list { r throws(DecodeError) in try r.ruleParts() }
+                let parts = try list { r throws(DecodeError) in try r.encodedRuleParts() }
                 let matches = parts.map(\.match), rests = parts.map(\.rest)
                 let zones = self.zones, known = resolved
-                deferred = DeferredRules(matches: matches) { k in
+                deferred = DeferredRules(count: parts.count, prefixes: parts.map(\.prefixes), match: { k in
+                    var r = Reader(bytes: matches[k], zones: zones)
+                    guard let match = try? r.match(), r.atEnd else { return nil }
+                    return match
+                }, rule: { k, match in
                     var r = Reader(bytes: rests[k], zones: zones)
                     r.resolved = known
-                    guard let rule = try? r.ruleRest(match: matches[k]), r.atEnd else { return nil }
+                    guard let rule = try? r.ruleRest(match: match), r.atEnd else { return nil }
                     return rule
-                }
+                })
             } else {
                 rules = try list { r throws(DecodeError) in try r.rule() }
             }
@@ -432,6 +436,30 @@ public enum PolicyCodec {
             let program = try optional { r throws(DecodeError) in try r.glob() }
             let args = try optional { r throws(DecodeError) in try r.glob() }
             return Match(type: type, target: target, agent: agent, program: program, args: args)
+        }
+
+        /// Where a rule's match and the rest of it lie, undecoded, and the
+        /// literal prefixes of its patterns (see `DeferredRules.Prefixes`).
+        mutating func encodedRuleParts() throws(DecodeError)
+            -> (match: ArraySlice<UInt8>, prefixes: DeferredRules.Prefixes, rest: ArraySlice<UInt8>) {
+            let start = i
+            let type = try encodedOptionalString(), target = try encodedOptionalString(), agent = try encodedOptionalString()
+            _ = try encodedOptionalString()  // program
+            _ = try encodedOptionalString()  // args
+            let match = bytes[start..<i]
+            let n = try count()
+            defer { i += n }
+            let literal = DeferredRules.Prefixes.literal
+            return (match, DeferredRules.Prefixes(type: type.map(literal), target: target.map(literal), agent: agent.map(literal)),
+                    bytes[i..<(i + n)])
+        }
+
+        /// An optional string's bytes, unchecked (decoding the match checks them).
+        mutating func encodedOptionalString() throws(DecodeError) -> ArraySlice<UInt8>? {
+            guard try bool() else { return nil }
+            let n = try count()
+            defer { i += n }
+            return bytes[i..<(i + n)]
         }
 
         /// The match and where the rest of the rule lies.

@@ -88,11 +88,17 @@ public enum Evaluator {
         }
 
         if let deferred = policy.deferredRules {
+            let bytes = traced ? nil : DeferredRules.Subject(type: action.type, target: action.target, agent: action.agent ?? "")
             for i in 0..<deferred.count {
-                // Only a rule whose match holds is decoded.
-                if !traced && !matchHolds(deferred.matches[i], subject) { continue }
+                // Only what the judgement needs is decoded: no match whose
+                // literal prefixes rule it out, no rule whose match fails.
+                if let bytes, !deferred.mayMatch(i, bytes) { continue }
                 let rule: Rule
-                do { rule = try deferred.rule(i) } catch {
+                do {
+                    let match = try deferred.match(i)
+                    if !traced && !matchHolds(match, subject) { continue }
+                    rule = try deferred.rule(i, match: match)
+                } catch {
                     throw EvaluationError(rule: "rule \(i + 1) of layer \(layer)", location: nil, message:
                         "its compiled copy no longer decodes; judge by the policy files (removing the policy cache is safe)",
                         damagedCopy: true)

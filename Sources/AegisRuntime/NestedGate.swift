@@ -63,7 +63,23 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         return store
     }
 
+    private var matchesDecoded = false
+
+    /// A supervisor judges many execs by the same rules: their matches are
+    /// decoded once, on the first (a command that runs nothing else never pays).
+    private func decodeMatchesOnce() {
+        guard !matchesDecoded else { return }
+        matchesDecoded = true
+        for i in loaded.layered.layers.indices {
+            // A damaged match stays deferred; judging then finds it and reads the files.
+            if let d = loaded.layered.layers[i].policy.deferredRules, let all = try? d.withMatchesDecoded() {
+                loaded.layered.layers[i].policy.deferredRules = all
+            }
+        }
+    }
+
     public func decide(_ exec: NestedExec) -> Bool {
+        decodeMatchesOnce()
         // The file judged must be the file named: a name that resolves to
         // another file (a deleted or anonymous one, or one swapped meanwhile) is refused.
         guard let resolved = Self.realPath(exec.path), Self.sameFile(exec.path, resolved) else { return false }
@@ -83,6 +99,8 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
             fresh.refreshCache = true
             guard let reloaded = try? PolicyFiles.load(fresh) else { return false }
             loaded = reloaded
+            matchesDecoded = false
+            decodeMatchesOnce()
             guard let again = try? judge() else { return false }
             judgement = again
         }

@@ -82,4 +82,46 @@ import Testing
         }
         #expect(compared > 8_000)
     }
+
+    /// The literal prefixes that let a copy skip rules unread must never skip
+    /// one that matches, however patterns and subjects spell their text:
+    /// U+212A KELVIN SIGN equals "K" as Swift compares text, a pattern may
+    /// start with a wildcard or a class, and a subject may be empty.
+    @Test func prefixesSkipOnlyRulesThatCannotMatch() throws {
+        let yaml = """
+            version: "1"
+            defaults: { risk_level: low, approval: auto }
+            rules:
+              - { name: k-glob, match: { type: "K*" }, approval: block }
+              - { name: kelvin-literal, match: { type: "\u{212A}elvin" }, approval: block }
+              - { name: k-literal, match: { type: "Kill" }, approval: block }
+              - { name: class-target, match: { type: "net.*", target: "[ab]x*" }, approval: block }
+              - { name: agent-prefix, match: { agent: "bot-*", type: "file.write" }, approval: block }
+              - { name: empty-target, match: { target: "" , type: "x" }, approval: block }
+              - { name: any, match: { type: "*.delete" }, approval: block }
+            """
+        let file = PolicyLoader.load(bytes: Array(yaml.utf8), file: "p.yaml", zones: TimeZones.resolve)
+        try #require(file.isValid, "\(file.diagnostics)")
+        let copy = try PolicyCodec.decode(PolicyCodec.encode(file)[...], zones: TimeZones.resolve, deferRules: true)
+        let deferred = try #require(copy.policy.deferredRules)
+        var decodedOnce = copy.policy
+        decodedOnce.deferredRules = try deferred.withMatchesDecoded()
+        let now = Instant(unixSeconds: 1_765_000_000)
+        var compared = 0
+        for type in ["Kill", "\u{212A}ill", "Kelvin", "\u{212A}elvin", "K", "", "net.fetch", "file.write", "x", "rm.delete", "é.delete"] {
+            for target in ["", "ax1", "bx", "cx", "\u{212A}"] {
+                for agent in [nil, "bot-1", "bot", "\u{212A}"] {
+                    let action = Action(type: type, target: target, agent: agent)
+                    let expected = try Evaluator.evaluate(action, policy: file.policy, at: now, traced: true).rule
+                    #expect(try Evaluator.evaluate(action, policy: copy.policy, at: now, traced: false).rule == expected,
+                            "\(type) \(target) \(agent ?? "-")")
+                    #expect(try Evaluator.evaluate(action, policy: decodedOnce, at: now, traced: false).rule == expected)
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared == 220)
+        // The Kelvin sign does equal "K" here, so the test above tries what it claims.
+        #expect(try Evaluator.evaluate(Action(type: "\u{212A}ill", target: ""), policy: file.policy, at: now).rule == "k-literal")
+    }
 }
