@@ -41,9 +41,17 @@ package enum GateMain {
 
     /// The process's own argument bytes, exactly as the kernel passed them.
     package static func rawArguments() -> [[UInt8]] {
-        (0..<Int(CommandLine.argc)).map { i in
-            guard let p = CommandLine.unsafeArgv[i] else { return [] }
-            return Array(UnsafeRawBufferPointer(start: p, count: strlen(p)))
+        var out: [[UInt8]] = []
+        out.reserveCapacity(Int(CommandLine.argc))
+        for i in 0..<Int(CommandLine.argc) {
+            guard let p = CommandLine.unsafeArgv[i] else { out.append([]); continue }
+            let n = strlen(p)
+            // Copied as bytes, straight: no generic sequence initialiser.
+            out.append([UInt8](unsafeUninitializedCapacity: n) { buf, count in
+                if n > 0 { memcpy(buf.baseAddress!, p, n) }
+                count = n
+            })
         }
+        return out
     }
 }
