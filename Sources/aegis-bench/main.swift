@@ -15,6 +15,23 @@ guard args.count >= 2 else {
     print("usage: aegis-bench POLICY [ITERATIONS] | aegis-bench --shell-corpus FILE [ROUNDS]")
     exit(2)
 }
+// aegis-bench --sha256 [KB]: SHA-256 throughput, and a 1 KB record's digest time.
+if args[1] == "--sha256" {
+    let kb = args.count > 2 ? Int(args[2]) ?? 4096 : 4096
+    let data = [UInt8](repeating: 0x61, count: kb * 1024)
+    let t0 = ProcessInfo.monotonicNanoseconds()
+    _ = SHA256.hexDigest(data)
+    let t1 = ProcessInfo.monotonicNanoseconds()
+    let record = [UInt8](repeating: 0x62, count: 1024)
+    var times: [UInt64] = []
+    for _ in 0..<2000 {
+        let a = ProcessInfo.monotonicNanoseconds()
+        _ = SHA256.hexDigest(record)
+        times.append(ProcessInfo.monotonicNanoseconds() - a)
+    }
+    print("sha256_mb_per_s=\(Double(data.count) / (Double(t1 - t0) / 1e9) / 1e6) record_1k_us=\(median(times))")
+    exit(0)
+}
 // aegis-bench --nested POLICY [N]: what the supervisor spends judging and
 // recording one nested exec of /bin/true, in-process (median of N).
 if args[1] == "--nested", args.count >= 3 {

@@ -104,7 +104,9 @@ extension AuditStore {
                 try connection.execute("COMMIT")
                 return 0
             }
-            var state = IngestState(prevRowHash: try lastRowHash())
+            // First the chain and the JSON of every line; then the rows, each
+            // decision written once with its outcome when that is in the batch.
+            var records: [(offset: Int, record: SpoolRecord)] = []
             for line in lines[first...] {
                 guard let hash = line.hash else {
                     breaks.append("spool byte \(line.offset): a damaged record was dropped")
@@ -117,10 +119,34 @@ extension AuditStore {
                     breaks.append("spool byte \(line.offset): a record was edited, or records before it were removed")
                 }
                 do {
-                    try apply(line.body, &state)
-                    moved += 1
+                    records.append((line.offset, try SpoolRecord(line.body)))
+                } catch {
+                    breaks.append("spool byte \(line.offset): \(error.message)")
+                }
+            }
+            // A decision's first outcome in the same batch goes into its row.
+            var pendingDecision: [String: Int] = [:]
+            var outcomeOf: [Int: Int] = [:]
+            var merged = Set<Int>()
+            for (k, r) in records.enumerated() {
+                switch r.record {
+                case .decision(let d): pendingDecision[d.recordID] = k
+                case .outcome(let id, _):
+                    if let d = pendingDecision.removeValue(forKey: id) {
+                        outcomeOf[d] = k
+                        merged.insert(k)
+                    }
+                }
+            }
+            var state = IngestState(prevRowHash: try lastRowHash(), nextID: try nextRowID(),
+                                    mayRepeat: stored != nil && first == 0)
+            for (k, r) in records.enumerated() where !merged.contains(k) {
+                do {
+                    var outcome: Outcome?
+                    if let o = outcomeOf[k], case .outcome(_, let found) = records[o].record { outcome = found }
+                    moved += try apply(r.record, outcome: outcome, &state)
                 } catch let e as IngestProblem {
-                    breaks.append("spool byte \(line.offset): \(e.message)")
+                    breaks.append("spool byte \(r.offset): \(e.message)")
                 }
             }
             if let tornAt { breaks.append("spool byte \(tornAt): a record cut short was dropped") }
@@ -162,68 +188,106 @@ extension AuditStore {
 
     struct IngestProblem: Error { var message: String }
 
-    /// What one ingestion knows: the chain's head and the rows it wrote.
+    /// What ingestion knows: the chain's head, the next row id, and the rows
+    /// it wrote. `mayRepeat`: the spool's seal was not found, so records
+    /// already in the table may come again (they are skipped by record id).
     struct IngestState {
         var prevRowHash: String
+        var nextID: Int64
+        var mayRepeat: Bool
         var rows: [String: (id: Int64, hash: String?)] = [:]
     }
 
-    func apply(_ body: ArraySlice<UInt8>, _ state: inout IngestState) throws {
-        guard case .object(let o)? = try? JSON.parse(String(decoding: body, as: UTF8.self)) else {
-            throw IngestProblem(message: "a record that is not JSON was dropped")
+    /// A spool line's JSON, read.
+    enum SpoolRecord {
+        case decision(Decision)
+        case outcome(String, Outcome)
+
+        struct Decision {
+            var recordID: String
+            var parent: String?
+            var row: AuditChain.Row
+            var status: String
+            var error: String?
+            var exit: Int64?
         }
-        func text(_ k: String) throws -> String? {
-            switch o[k] {
-            case nil, .null?: return nil
-            case .string(let s)?: return s
-            default: throw IngestProblem(message: "a record whose '\(k)' is not text was dropped")
+
+        init(_ body: ArraySlice<UInt8>) throws(IngestProblem) {
+            guard case .object(let o)? = try? JSON.parse(String(decoding: body, as: UTF8.self)) else {
+                throw IngestProblem(message: "a record that is not JSON was dropped")
+            }
+            func text(_ k: String) throws(IngestProblem) -> String? {
+                switch o[k] {
+                case nil, .null?: return nil
+                case .string(let s)?: return s
+                default: throw IngestProblem(message: "a record whose '\(k)' is not text was dropped")
+                }
+            }
+            func int(_ k: String) throws(IngestProblem) -> Int64? {
+                switch o[k] {
+                case nil, .null?: return nil
+                case .int(let i)?: return i
+                default: throw IngestProblem(message: "a record whose '\(k)' is not a number was dropped")
+                }
+            }
+            func required(_ k: String) throws(IngestProblem) -> String {
+                guard let v = try text(k) else { throw IngestProblem(message: "a record without '\(k)' was dropped") }
+                return v
+            }
+            let recordID = try required("id")
+            switch try text("k") {
+            case "d":
+                let row = AuditChain.Row(
+                    id: 0, prevHash: "", sessionID: try required("session"), timestamp: try required("ts"),
+                    actionType: try required("type"), actionTarget: try required("target"), actionParams: try required("params"),
+                    riskLevel: try required("risk"), approval: try required("approval"), matchedRule: try text("rule"),
+                    agentID: try text("agent"), argv: try required("argv"), cwd: try text("cwd"), user: try text("user"),
+                    pid: try int("pid"), executable: try text("exe"), policyLayer: try text("layer"),
+                    policyFiles: try text("files"), sandbox: try text("sandbox"), parentID: nil)
+                self = .decision(Decision(recordID: recordID, parent: try text("parent"), row: row,
+                                          status: try required("status"), error: try text("error"), exit: try int("exit")))
+            case "o":
+                guard let duration = try text("duration").flatMap(Double.init) else {
+                    throw IngestProblem(message: "an outcome without a duration was dropped")
+                }
+                self = .outcome(recordID, Outcome(
+                    status: try required("status"), error: try text("error"),
+                    exitStatus: try int("exit").map { Int32(truncatingIfNeeded: $0) },
+                    signal: try int("signal").map { Int32(truncatingIfNeeded: $0) }, durationMilliseconds: duration,
+                    finishedAt: try required("finished"), humanDecision: try text("human")))
+            default:
+                throw IngestProblem(message: "a record of an unknown kind was dropped")
             }
         }
-        func int(_ k: String) throws -> Int64? {
-            switch o[k] {
-            case nil, .null?: return nil
-            case .int(let i)?: return i
-            default: throw IngestProblem(message: "a record whose '\(k)' is not a number was dropped")
-            }
-        }
-        func required(_ k: String) throws -> String {
-            guard let v = try text(k) else { throw IngestProblem(message: "a record without '\(k)' was dropped") }
-            return v
-        }
-        let recordID = try required("id")
-        func row(_ id: String) throws -> (id: Int64, hash: String?)? {
+    }
+
+    /// Writes one record (a decision with its outcome, if given); returns how
+    /// many spool records that moved.
+    func apply(_ record: SpoolRecord, outcome: Outcome?, _ state: inout IngestState) throws -> Int {
+        func row(_ id: String) throws(SQLiteError) -> (id: Int64, hash: String?)? {
             if let r = state.rows[id] { return r }
             return try rowForRecord(id)
         }
-        switch try text("k") {
-        case "d":
-            // Moved already by an ingestion that was cut short before its seal.
-            if try rowForRecord(recordID) != nil { return }
-            let parent = try text("parent").flatMap { try row($0)?.id }
-            let r = AuditChain.Row(
-                id: 0, prevHash: state.prevRowHash, sessionID: try required("session"), timestamp: try required("ts"),
-                actionType: try required("type"), actionTarget: try required("target"), actionParams: try required("params"),
-                riskLevel: try required("risk"), approval: try required("approval"), matchedRule: try text("rule"),
-                agentID: try text("agent"), argv: try required("argv"), cwd: try text("cwd"), user: try text("user"),
-                pid: try int("pid"), executable: try text("exe"), policyLayer: try text("layer"), policyFiles: try text("files"),
-                sandbox: try text("sandbox"), parentID: parent)
-            let (id, hash) = try insertChained(r, status: try required("status"), error: try text("error"),
-                                               exitStatus: try int("exit"), recordID: recordID)
+        switch record {
+        case .decision(let d):
+            // Moved already by an ingestion whose seal was lost.
+            if state.mayRepeat, try rowForRecord(d.recordID) != nil { return 0 }
+            var r = d.row
+            r.id = state.nextID
+            r.prevHash = state.prevRowHash
+            r.parentID = try d.parent.flatMap { p throws(SQLiteError) in try row(p)?.id }
+            let hash = try insertChained(r, status: d.status, error: d.error, exitStatus: d.exit, recordID: d.recordID,
+                                         outcome: outcome)
+            state.nextID += 1
             state.prevRowHash = hash
-            state.rows[recordID] = (id, hash)
-        case "o":
-            guard let target = try row(recordID) else {
+            state.rows[d.recordID] = (r.id, hash)
+            return outcome == nil ? 1 : 2
+        case .outcome(let id, let o):
+            guard let target = try row(id) else {
                 throw IngestProblem(message: "an outcome for a decision that is not in the log was dropped")
             }
-            guard let duration = try text("duration").flatMap(Double.init) else {
-                throw IngestProblem(message: "an outcome without a duration was dropped")
-            }
-            try applyOutcome(row: target.id, rowHash: target.hash, Outcome(
-                status: try required("status"), error: try text("error"), exitStatus: try int("exit").map { Int32(truncatingIfNeeded: $0) },
-                signal: try int("signal").map { Int32(truncatingIfNeeded: $0) }, durationMilliseconds: duration,
-                finishedAt: try required("finished"), humanDecision: try text("human")))
-        default:
-            throw IngestProblem(message: "a record of an unknown kind was dropped")
+            try applyOutcome(row: target.id, rowHash: target.hash, o)
+            return 1
         }
     }
 

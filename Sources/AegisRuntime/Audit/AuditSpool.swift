@@ -103,7 +103,7 @@ public final class AuditSpool {
         if let previous { h.update(previous) }
         h.update([0x0A])
         h.update(body)
-        return Array(SHA256.hex(h.finalize()).utf8)
+        return SHA256.hexBytes(h.finalize())
     }
 
     /// Appends one record; returns the spool's size after it.

@@ -20,7 +20,6 @@ public final class AuditStore {
     private var insertStatement: Statement?
     // Prepared once per connection: a supervisor writes a row per nested exec.
     private var lastHashStatement: Statement?
-    private var setHashStatement: Statement?
     private var outcomeStatement: Statement?
     /// Hashes of the rows this connection wrote, for chaining their outcomes.
     /// (A short list: a command's store writes one row, a supervisor's one per
@@ -282,17 +281,17 @@ public final class AuditStore {
         do {
             let parent = try r.parentRecord.flatMap { p throws(SQLiteError) in try rowForRecord(p)?.id }
             let row = AuditChain.Row(
-                id: 0, prevHash: try lastRowHash(), sessionID: r.sessionID, timestamp: r.timestamp, actionType: r.action.type,
+                id: try nextRowID(), prevHash: try lastRowHash(), sessionID: r.sessionID, timestamp: r.timestamp, actionType: r.action.type,
                 actionTarget: r.action.target, actionParams: JSON.object(r.action.params).serialized,
                 riskLevel: r.decision.riskLevel.upperName, approval: r.decision.approval.name, matchedRule: r.decision.rule,
                 agentID: r.action.agent, argv: r.argvJSON, cwd: r.cwd, user: r.user, pid: Int64(r.pid),
                 executable: r.executable, policyLayer: r.decision.layer,
                 policyFiles: JSON.array(r.policyFiles.map(JSON.string)).serialized, sandbox: r.sandbox, parentID: parent)
-            let (id, hash) = try insertChained(row, status: r.resultStatus, error: r.resultError,
-                                               exitStatus: r.exitStatus.map(Int64.init), recordID: r.recordID)
+            let hash = try insertChained(row, status: r.resultStatus, error: r.resultError,
+                                         exitStatus: r.exitStatus.map(Int64.init), recordID: r.recordID)
             try connection.execute("COMMIT")
-            rowHashes.append((id, hash))
-            return id
+            rowHashes.append((row.id, hash))
+            return row.id
         } catch {
             try? connection.execute("ROLLBACK")
             throw error
@@ -322,43 +321,58 @@ public final class AuditStore {
         return (q.int(0), q.text(1))
     }
 
-    /// Inserts a decision row chained to `row.prevHash` (inside the caller's
-    /// transaction) and returns its id and hash. A row that arrives with its
-    /// final status (refused, not found) gets its outcome hash at once.
+    /// The id the next row gets: AUTOINCREMENT's, known before the insert so
+    /// that a row is written once, with its hashes (inside a transaction).
+    func nextRowID() throws(SQLiteError) -> Int64 {
+        let q = try connection.prepare("""
+            SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='audit_log'), 0),
+                       coalesce((SELECT max(id) FROM audit_log), 0)) + 1
+            """)
+        defer { q.reset() }
+        guard try q.step() else { return 1 }
+        return q.int(0)
+    }
+
+    /// Inserts a decision row (`row.id` from `nextRowID`) chained to
+    /// `row.prevHash`, inside the caller's transaction, and returns its hash.
+    /// With `outcome`, the row is written complete; without, a row that
+    /// arrives with its final status (refused, not found) gets its outcome hash at once.
     func insertChained(
-        _ row: AuditChain.Row, status: String, error: String?, exitStatus: Int64?, recordID: String
-    ) throws(SQLiteError) -> (Int64, String) {
+        _ row: AuditChain.Row, status: String, error: String?, exitStatus: Int64?, recordID: String, outcome: Outcome? = nil
+    ) throws(SQLiteError) -> String {
         if insertStatement == nil {
             insertStatement = try connection.prepare("""
-                INSERT INTO audit_log (session_id, timestamp, action_type, action_target, action_params,
+                INSERT INTO audit_log (id, session_id, timestamp, action_type, action_target, action_params,
                     risk_level, approval, matched_rule, result_status, result_error, agent_id, argv, cwd,
-                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox, prev_hash, parent_id, record_id)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    user, pid, executable, policy_layer, policy_files, exit_status, sandbox, prev_hash, parent_id, record_id,
+                    row_hash, outcome_hash, human_decision, signal, duration_ms, finished_at)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """)
         }
         func text(_ s: String?) -> Statement.Value { s.map { .text($0) } ?? .null }
         func int(_ i: Int64?) -> Statement.Value { i.map { .int($0) } ?? .null }
-        try insertStatement!.run([
-            .text(row.sessionID), .text(row.timestamp), .text(row.actionType), .text(row.actionTarget),
-            .text(row.actionParams), .text(row.riskLevel), .text(row.approval), text(row.matchedRule), .text(status),
-            text(error), text(row.agentID), .text(row.argv), text(row.cwd), text(row.user), int(row.pid),
-            text(row.executable), text(row.policyLayer), text(row.policyFiles), int(exitStatus), text(row.sandbox),
-            .text(row.prevHash), int(row.parentID), .text(recordID),
-        ])
-        var chained = row
-        chained.id = connection.lastInsertRowID
-        let hash = AuditChain.rowHash(chained)
+        let hash = AuditChain.rowHash(row)
+        var final = (status: status, error: error, exit: exitStatus, human: String?.none, signal: Int64?.none,
+                     duration: Double?.none, finished: String?.none)
+        if let o = outcome {
+            final = (o.status, o.error, o.exitStatus.map(Int64.init), o.humanDecision, o.signal.map(Int64.init),
+                     o.durationMilliseconds, o.finishedAt)
+        }
         var outcomeHash: Statement.Value = .null
-        if status != "pending" {
+        if final.status != "pending" {
             outcomeHash = .text(AuditChain.outcomeHash(rowHash: hash, AuditChain.OutcomeFields(
-                status: status, error: error, humanDecision: nil, exitStatus: exitStatus, signal: nil,
-                durationMilliseconds: nil, finishedAt: nil)))
+                status: final.status, error: final.error, humanDecision: final.human, exitStatus: final.exit,
+                signal: final.signal, durationMilliseconds: final.duration, finishedAt: final.finished)))
         }
-        if setHashStatement == nil {
-            setHashStatement = try connection.prepare("UPDATE audit_log SET row_hash=?, outcome_hash=? WHERE id=?")
-        }
-        try setHashStatement!.run([.text(hash), outcomeHash, .int(chained.id)])
-        return (chained.id, hash)
+        try insertStatement!.run([
+            .int(row.id), .text(row.sessionID), .text(row.timestamp), .text(row.actionType), .text(row.actionTarget),
+            .text(row.actionParams), .text(row.riskLevel), .text(row.approval), text(row.matchedRule), .text(final.status),
+            text(final.error), text(row.agentID), .text(row.argv), text(row.cwd), text(row.user), int(row.pid),
+            text(row.executable), text(row.policyLayer), text(row.policyFiles), int(final.exit), text(row.sandbox),
+            .text(row.prevHash), int(row.parentID), .text(recordID), .text(hash), outcomeHash, text(final.human),
+            int(final.signal), final.duration.map { .double($0) } ?? .null, text(final.finished),
+        ])
+        return hash
     }
 
     public struct Outcome: Sendable {

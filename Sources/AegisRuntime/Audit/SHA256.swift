@@ -89,11 +89,22 @@ public struct SHA256 {
         h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 
+    /// Lower-case hex digits as bytes. (Built from a list of Characters,
+    /// appended one by one, this took a few microseconds per digest.)
+    public static func hexBytes(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(hexDigit(b >> 4))
+            out.append(hexDigit(b & 15))
+        }
+        return out
+    }
+
+    @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 + v : 0x57 + v }
+
     public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef")
-        var s = ""
-        for b in bytes { s.append(digits[Int(b >> 4)]); s.append(digits[Int(b & 15)]) }
-        return s
+        String(decoding: hexBytes(bytes), as: UTF8.self)
     }
 
     public static func hexDigest(_ bytes: some Sequence<UInt8>) -> String {
