@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CLibSQLite3", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLibSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CAegisSpawn"),
+        .target(name: "CAegisSHA256"),
         .target(name: "AegisPolicy", swiftSettings: prespecialize),
         .target(
             name: "AegisConfig",
@@ -35,7 +36,7 @@ let package = Package(
         ),
         .target(
             name: "AegisRuntime",
-            dependencies: ["AegisConfig", "AegisPolicy", "CLibSQLite3", "CLibSeccomp", "CAegisSpawn"],
+            dependencies: ["AegisConfig", "AegisPolicy", "CLibSQLite3", "CLibSeccomp", "CAegisSpawn", "CAegisSHA256"],
             swiftSettings: prespecialize
         ),
         // What both executables share: the gate's own argument reading, its

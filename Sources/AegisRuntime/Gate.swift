@@ -235,12 +235,15 @@ public enum Gate {
         let termination: Termination
         do {
             var intercept: (@Sendable (NestedExec) -> Bool)?
+            var nested: NestedGate?
             if judgement.sandbox.intercept {
                 let gate = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
                                       sessionID: request.sessionID, parentRecord: record.recordID, auditPath: storePath,
                                       inherited: judgement.sandbox, sources: request.sources)
                 intercept = { gate.decide($0) }
+                nested = gate
             }
+            defer { nested?.finish() }
             termination = try Spawner.run(executable, argv: runArgv,
                                           environment: Spawner.currentEnvironment(settingParent: record.recordID,
                                                                                   forShell: request.shell != nil),

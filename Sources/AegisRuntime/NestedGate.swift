@@ -59,8 +59,18 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
     }
 
     private func openStore() -> AuditStore? {
-        if store == nil { store = try? AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal) }
+        // A long-lived writer: the log is checkpointed less often, and left
+        // short by `finish`.
+        if store == nil {
+            store = try? AuditStore(path: auditPath, synchronous: loaded.audit?.synchronous ?? .normal, walFrames: 1024,
+                                    reuseLog: true)
+        }
         return store
+    }
+
+    /// After the command: leave the write-ahead log short for the next reader.
+    public func finish() {
+        store?.truncateLog()
     }
 
     private var matchesDecoded = false

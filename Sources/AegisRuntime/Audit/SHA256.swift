@@ -1,7 +1,14 @@
+import CAegisSHA256
+
 /// SHA-256 (FIPS 180-4), for the audit log's hash chain. Written here so the
 /// gate needs no crypto library at start-up; checked against the standard's
-/// test vectors and against sqlite3/sha256sum in the tests.
+/// test vectors and against sqlite3/sha256sum in the tests. Whole blocks go
+/// to the CPU's SHA extensions where it has them (CAegisSHA256), about ten
+/// times faster; `portable` keeps this file's own compression, the reference.
 public struct SHA256 {
+    static let hardware = aegis_sha256_hardware() == 1
+    private let useHardware: Bool
+
     private var h: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
@@ -19,9 +26,14 @@ public struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    public init() {}
+    public init() { useHardware = SHA256.hardware }
+
+    /// The portable compression only (the tests compare the two).
+    init(portable: Bool) { useHardware = !portable && SHA256.hardware }
 
     public mutating func update(_ bytes: some Sequence<UInt8>) {
+        // Arrays and slices are hashed where they lie; anything else is copied first.
+        if bytes.withContiguousStorageIfAvailable({ update(buffer: $0) }) != nil { return }
         let data = Array(bytes)
         data.withUnsafeBufferPointer { update(buffer: $0) }
     }
@@ -38,9 +50,17 @@ public struct SHA256 {
             i = take
             if buffer.count == 64 {
                 let block = buffer
-                block.withUnsafeBufferPointer { compress($0.baseAddress!) }
+                block.withUnsafeBufferPointer { b in
+                    if useHardware { h.withUnsafeMutableBufferPointer { aegis_sha256_blocks($0.baseAddress!, b.baseAddress!, 1) } }
+                    else { compress(b.baseAddress!) }
+                }
                 buffer.removeAll(keepingCapacity: true)
             }
+        }
+        let whole = (p.count - i) / 64
+        if useHardware && whole > 0 {
+            h.withUnsafeMutableBufferPointer { aegis_sha256_blocks($0.baseAddress!, base + i, whole) }
+            i += whole * 64
         }
         while p.count - i >= 64 {
             compress(base + i)
