@@ -159,7 +159,6 @@ public enum Gate {
 
         let storePath = try auditPath(loaded, environment: request.sources.environment)
         let spool = try openSpool(storePath, loaded)
-        if let warning = ingestIfDue(spool, loaded) { request.warn?(warning) }
         // Credentials are taken out of what is written; the command still gets every byte.
         let logged = loaded.redactor.forLog(judgement.action, argv: runArgv)
         var record = AuditStore.DecisionRecord(
@@ -170,11 +169,16 @@ public enum Gate {
             parentRecord: request.parentRecord)
 
         func unavailable(_ reason: String) -> GateError { .auditUnavailable(path: spool.path, reason: reason) }
+        func spoolDecision() throws(GateError) {
+            let appended: AuditSpool.Appended
+            do { appended = try spool.recordDecision(record) } catch { throw unavailable(error.description) }
+            if let warning = ingestIfDue(spool, loaded, appended) { request.warn?(warning) }
+        }
         func recordFinal(_ status: String, _ error: String?, exit: Int32?) throws(GateError) {
             record.resultStatus = status
             record.resultError = error
             record.exitStatus = exit
-            do { try spool.recordDecision(record) } catch { throw unavailable(error.description) }
+            try spoolDecision()
         }
 
         if judgement.decision.approval == .block {
@@ -213,7 +217,7 @@ public enum Gate {
             let store = try openStore(storePath, loaded)
             do { entry = .row(store, try store.record(record)) } catch { throw unavailable(error.message) }
         } else {
-            do { try spool.recordDecision(record) } catch { throw unavailable(error.description) }
+            try spoolDecision()
             entry = .spooled(spool, record.recordID)
         }
         var humanDecision: String?
@@ -227,7 +231,7 @@ public enum Gate {
                 do { try store.setHumanDecision(row: row, who) } catch { throw unavailable(error.message) }
             case .denied(let human, let reason, let unavailableNow):
                 let o = outcome(ProcessInfo.monotonicNanoseconds(), status: "denied", error: reason, exit: 77, signal: nil, human: human)
-                if let failure = entry.complete(o) { throw unavailable(failure) }
+                if let failure = entry.complete(o, loaded, warn: request.warn) { throw unavailable(failure) }
                 return .refused(judgement, reason: unavailableNow ? .approvalUnavailable(reason) : .approvalDenied(reason))
             }
         }
@@ -255,7 +259,8 @@ public enum Gate {
             case .sandbox(let e): (status, reason, exit) = ("error", "sandbox: \(String(cString: strerror(e)))", 78)
             case .system(let s): (status, reason, exit) = ("error", s.description, 125)
             }
-            _ = entry.complete(outcome(started, status: status, error: reason, exit: exit, signal: nil, human: humanDecision))
+            _ = entry.complete(outcome(started, status: status, error: reason, exit: exit, signal: nil, human: humanDecision),
+                               loaded, warn: request.warn)
             throw .spawn(error, judgement)
         }
         let o: AuditStore.Outcome
@@ -265,7 +270,7 @@ public enum Gate {
         case .signaled(let sig):
             o = outcome(started, status: "failure", error: "killed by signal \(sig)", exit: 128 + sig, signal: sig, human: humanDecision)
         }
-        if let failure = entry.complete(o) {
+        if let failure = entry.complete(o, loaded, warn: request.warn) {
             return .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(storePath): \(failure)")
         }
         return .ran(termination, auditWarning: nil)
@@ -277,10 +282,15 @@ public enum Gate {
         case row(AuditStore, Int64)
 
         /// Records the outcome; returns why it could not be, if it could not.
-        func complete(_ o: AuditStore.Outcome) -> String? {
+        func complete(_ o: AuditStore.Outcome, _ loaded: LoadedPolicy, warn: (@Sendable (String) -> Void)?) -> String? {
             switch self {
             case .spooled(let spool, let id):
-                do { try spool.recordOutcome(id, o) } catch { return error.description }
+                do {
+                    let appended = try spool.recordOutcome(id, o)
+                    if let warning = Gate.ingestIfDue(spool, loaded, appended) { warn?(warning) }
+                } catch {
+                    return error.description
+                }
             case .row(let store, let row):
                 do { try store.complete(row: row, o) } catch { return error.message }
             }
@@ -289,21 +299,21 @@ public enum Gate {
     }
 
     /// The spool is moved into the table once it holds this much: about a
-    /// hundred commands, a few milliseconds for the one command that does it
-    /// (before its decision is written, so every path out of the gate is covered).
+    /// hundred commands, a few milliseconds for the one command that does it.
     static let spoolIngestBytes = 131_072
 
-    /// Moves the spool into the table when it is due. Returns a warning if
-    /// that failed: the records stay in the spool, and the command still runs.
-    static func ingestIfDue(_ spool: AuditSpool, _ loaded: LoadedPolicy) -> String? {
-        var st = stat()
-        guard fstat(spool.descriptor.raw, &st) == 0, Int(st.st_size) >= spoolIngestBytes else { return nil }
+    /// Moves the spool into the table when this append made it due (see
+    /// `crossedIngestPoint`). Returns a warning if that failed: the records
+    /// stay in the spool, which takes decisions until `AuditSpool.capacity`.
+    static func ingestIfDue(_ spool: AuditSpool, _ loaded: LoadedPolicy, _ appended: AuditSpool.Appended) -> String? {
+        guard appended.crossedIngestPoint(spoolIngestBytes) else { return nil }
         do {
             let store = try AuditStore(path: spool.storePath, synchronous: loaded.audit?.synchronous ?? .normal)
             try store.ingestSpool()
             return nil
         } catch {
-            return "the audit records in \(spool.path) could not be moved into \(spool.storePath): \(error)"
+            return "the audit records in \(spool.path) could not be moved into the store (\(error)); "
+                + "commands stop when it reaches \(AuditSpool.capacity >> 20) MiB"
         }
     }
 

@@ -137,11 +137,11 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         switch judgement.decision.approval {
         case .auto:
             record.resultStatus = "allowed"
-            guard let size = try? spool.recordDecision(record) else { return false }
+            guard let appended = try? spool.recordDecision(record) else { return false }
             // A long build's execs would grow the spool without bound; this
             // exec waits the few milliseconds it takes to move (a failure
-            // leaves the records where they are, and the next gate says so).
-            if size >= Gate.spoolIngestBytes, let store = openStore() { _ = try? store.ingestSpool() }
+            // leaves the records where they are, until the spool is full).
+            if appended.crossedIngestPoint(Gate.spoolIngestBytes), let store = openStore() { _ = try? store.ingestSpool() }
             return true
         case .block:
             record.resultStatus = "blocked"

@@ -29,7 +29,7 @@ struct StoreOptions: ParsableArguments {
         do {
             return try AuditStore.openExisting(path: p)
         } catch {
-            Messages.printError("cannot open the audit log at \(p): \(error)")
+            Messages.printError("cannot open the audit log: \(error)")
             throw ExitCode(ExitStatus.configuration)
         }
     }

@@ -230,4 +230,92 @@ import CLibSQLite3
         #expect(try rows(store, "action_target") == ["/old", "/new"])
         #expect(try store.verify() == AuditStore.VerifyReport(rows: 2, unchained: 1, firstProblem: nil))
     }
+
+    /// A line copied in the spool (the same record id twice) is reported; the
+    /// first stays, and the rest of the batch still moves.
+    @Test func aCopiedRecordIsReportedAndTheBatchStillMoves() throws {
+        let place = Place()
+        defer { place.remove() }
+        let spool = try AuditSpool(storePath: place.store)
+        let r = record("/a")
+        try spool.recordDecision(r)
+        try spool.recordDecision(r)
+        try spool.recordDecision(record("/b"))
+        let store = try AuditStore(path: place.store)
+        try store.ingestSpool()
+        #expect(try rows(store, "action_target") == ["/a", "/b"])
+        #expect(try store.verify().firstProblem?.message.contains("already in the log") == true)
+    }
+
+    /// Stopped after writing the seal over the spool's start but before cutting
+    /// the rest: the next ingestion moves nothing twice and reports nothing.
+    @Test func anIngestionStoppedBeforeItsCutLeavesNoFalseReport() throws {
+        let place = Place()
+        defer { place.remove() }
+        let spool = try AuditSpool(storePath: place.store)
+        for t in ["/a", "/b"] { try spool.recordDecision(record(t)) }
+        let uncut = place.spoolText()
+        let store = try AuditStore(path: place.store)
+        try store.ingestSpool()
+        let seal = place.spoolText()
+        place.writeSpool(seal + uncut.dropFirst(seal.utf8.count))
+        try spool.recordDecision(record("/c"))
+        try store.ingestSpool()
+        #expect(try rows(store, "action_target") == ["/a", "/b", "/c"])
+        #expect(try store.verify() == AuditStore.VerifyReport(rows: 3, unchained: 0, firstProblem: nil))
+    }
+
+    /// A full spool takes no more decisions (the gate then refuses with 78),
+    /// but still takes the outcome of a command that has run.
+    @Test func aFullSpoolRefusesDecisionsButKeepsOutcomes() throws {
+        let place = Place()
+        defer { place.remove() }
+        let spool = try AuditSpool(storePath: place.store)
+        let r = record("/a")
+        try spool.recordDecision(r)
+        let fd = open(place.spool, O_WRONLY)
+        #expect(ftruncate(fd, off_t(AuditSpool.capacity)) == 0)
+        close(fd)
+        #expect(throws: AuditSpool.WriteError.self) { try spool.recordDecision(record("/b")) }
+        let appended = try spool.recordOutcome(r.recordID, finished)
+        #expect(appended.before == AuditSpool.capacity)
+    }
+
+    @Test func ingestionIsRetriedAtDoublingSizesOnly() {
+        let t = 131_072
+        #expect(AuditSpool.Appended(before: t - 10, after: t + 10).crossedIngestPoint(t))
+        #expect(!AuditSpool.Appended(before: t + 10, after: t + 900).crossedIngestPoint(t))
+        #expect(AuditSpool.Appended(before: 2 * t - 1, after: 2 * t).crossedIngestPoint(t))
+        #expect(AuditSpool.Appended(before: 8 * t - 5, after: 8 * t + 5).crossedIngestPoint(t))
+        #expect(!AuditSpool.Appended(before: 5 * t, after: 6 * t).crossedIngestPoint(t))
+        #expect(!AuditSpool.Appended(before: 10, after: 900).crossedIngestPoint(t))
+    }
+
+    /// A FIFO planted where the spool goes would swallow records or block the gate.
+    @Test func aSpoolThatIsNotARegularFileIsRefused() throws {
+        let place = Place()
+        defer { place.remove() }
+        try FileManager.default.createDirectory(atPath: place.dir, withIntermediateDirectories: true)
+        #expect(mkfifo(place.spool, 0o600) == 0)
+        #expect(throws: AuditStore.OpenError.self) { try AuditSpool(storePath: place.store) }
+    }
+
+    /// Outcomes and nested rows find their row by record id, so the id is
+    /// covered by the row's hash: swapping two rows' ids shows.
+    @Test func swappedRecordIDsShowInVerify() throws {
+        let place = Place()
+        defer { place.remove() }
+        let spool = try AuditSpool(storePath: place.store)
+        for t in ["/a", "/b"] { try spool.recordDecision(record(t)) }
+        let store = try AuditStore(path: place.store)
+        try store.ingestSpool()
+        #expect(try store.verify().firstProblem == nil)
+        let ids = try rows(store, "record_id")
+        try store.connection.execute("""
+            UPDATE audit_log SET record_id = 'swap' WHERE id = 1;
+            UPDATE audit_log SET record_id = '\(ids[0])' WHERE id = 2;
+            UPDATE audit_log SET record_id = '\(ids[1])' WHERE id = 1;
+            """)
+        #expect(try store.verify().firstProblem?.row == 1)
+    }
 }

@@ -92,8 +92,8 @@ import Testing
             version: "1"
             defaults: { risk_level: low, approval: auto }
             rules:
-              - { name: k-glob, match: { type: "K*" }, approval: block }
               - { name: kelvin-literal, match: { type: "\u{212A}elvin" }, approval: block }
+              - { name: k-glob, match: { type: "K*" }, approval: block }
               - { name: k-literal, match: { type: "Kill" }, approval: block }
               - { name: class-target, match: { type: "net.*", target: "[ab]x*" }, approval: block }
               - { name: agent-prefix, match: { agent: "bot-*", type: "file.write" }, approval: block }
@@ -121,7 +121,11 @@ import Testing
             }
         }
         #expect(compared == 220)
-        // The Kelvin sign does equal "K" here, so the test above tries what it claims.
+        // The Kelvin sign does equal "K" here, so the test above tries what it
+        // claims: a pattern that starts with it matches an ASCII subject.
         #expect(try Evaluator.evaluate(Action(type: "\u{212A}ill", target: ""), policy: file.policy, at: now).rule == "k-literal")
+        #expect(try Evaluator.evaluate(Action(type: "Kelvin", target: ""), policy: file.policy, at: now).rule == "kelvin-literal")
+        #expect(try Evaluator.evaluate(Action(type: "Kelvin", target: ""), policy: copy.policy, at: now, traced: false).rule
+                == "kelvin-literal")
     }
 }

@@ -240,6 +240,26 @@ import Testing
         #expect(s.sql("select count(*) from audit_log where parent_id = 1 and result_status = 'allowed'") == ["400"])
     }
 
+    /// A store that cannot take the spooled records (here: a directory where
+    /// the file should be) does not stop commands at once: the records are
+    /// safe in the spool, each failed move is a one-line warning, and the
+    /// reading subcommands say what is wrong.
+    @Test func aStoreThatCannotTakeTheRecordsIsAWarningUntilTheSpoolIsFull() throws {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: block }\nrules: []\n")
+        try FileManager.default.createDirectory(atPath: s.auditPath, withIntermediateDirectories: true)
+        var warned = 0
+        for _ in 0..<200 {
+            let r = s.run("--policy", p, "--", "true")
+            #expect(r.status == 77)
+            if r.stderr.contains("warning: the audit records in") && r.stderr.contains("could not be moved") { warned += 1 }
+        }
+        #expect(warned == 1, "a failed move is retried when the spool has doubled, not by every command")
+        let flush = s.run("audit", "flush", "--db", s.auditPath)
+        #expect(flush.status == 78)
+        #expect(flush.stderr.hasPrefix("aegis-exec: cannot"), "\(flush.stderr)")
+    }
+
     @Test func anUnwritableAuditStoreStopsTheCommand() {
         let s = Sandbox()
         let p = s.policy("audit: { path: /etc/hostname/audit.db }\nrules:\n  - name: all\n    approval: auto\n")

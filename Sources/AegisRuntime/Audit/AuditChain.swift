@@ -17,6 +17,8 @@ public enum AuditChain {
         public var pid: Int64?
         public var executable, policyLayer, policyFiles, sandbox: String?
         public var parentID: Int64?
+        /// By which outcomes and nested rows find the row (schema 6 on).
+        public var recordID: String? = nil
     }
 
     public struct OutcomeFields: Sendable {
@@ -76,8 +78,10 @@ public enum AuditChain {
         c.text(r.policyLayer)
         c.text(r.policyFiles)
         c.text(r.sandbox)
-        // Rows written before nested commands had a parent end without one.
+        // Rows written before nested commands had a parent end without one,
+        // and rows written before the spool without a record id.
         if let parent = r.parentID { c.int(parent) }
+        if let record = r.recordID { c.text(record) }
         return c.digest()
     }
 
@@ -117,7 +121,7 @@ extension AuditStore {
             SELECT id, prev_hash, row_hash, outcome_hash, session_id, timestamp, action_type, action_target,
                 action_params, risk_level, approval, matched_rule, agent_id, argv, cwd, user, pid, executable,
                 policy_layer, policy_files, sandbox, result_status, result_error, human_decision, exit_status,
-                signal, duration_ms, finished_at, parent_id
+                signal, duration_ms, finished_at, parent_id, record_id
             FROM audit_log ORDER BY id
             """)
         var report = VerifyReport(rows: 0, unchained: 0, firstProblem: nil)
@@ -146,7 +150,7 @@ extension AuditStore {
                 actionTarget: s.text(7) ?? "", actionParams: s.text(8) ?? "", riskLevel: s.text(9) ?? "",
                 approval: s.text(10) ?? "", matchedRule: s.text(11), agentID: s.text(12), argv: s.text(13) ?? "",
                 cwd: s.text(14), user: s.text(15), pid: int(16), executable: s.text(17), policyLayer: s.text(18),
-                policyFiles: s.text(19), sandbox: s.text(20), parentID: int(28))
+                policyFiles: s.text(19), sandbox: s.text(20), parentID: int(28), recordID: s.text(29))
             if AuditChain.rowHash(row) != rowHash {
                 report.firstProblem = (id, "row \(id) was changed after it was written (its decision does not match its hash)")
                 return report

@@ -22,6 +22,7 @@ extension AuditStore {
             throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
+        if let reason = AuditSpool.unusable(fd) { throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(reason)") }
         do { try AuditSpool.lock(fd, path: spool) } catch { throw SQLiteError(code: SQLITE_BUSY, message: error.description) }
         defer { flock(fd, LOCK_UN) }
         return try ingestLocked(fd, spoolPath: spool)
@@ -81,6 +82,11 @@ extension AuditStore {
         bytes.removeSubrange(got...)
         let (lines, tornAt) = AuditStore.spoolLines(bytes)
 
+        // The spool is cut after this commit, so the commit must be on the
+        // disk first: with `synchronous=NORMAL` a WAL commit is not synced, and
+        // a power cut could keep the cut and lose the batch.
+        try connection.execute("PRAGMA synchronous=FULL")
+        defer { try? connection.execute("PRAGMA synchronous=\(synchronous == .full ? "FULL" : "NORMAL")") }
         try connection.execute("BEGIN IMMEDIATE")
         var moved = 0
         var lastHash: [UInt8]?
@@ -167,12 +173,15 @@ extension AuditStore {
             try? connection.execute("ROLLBACK")
             throw SQLiteError(code: SQLITE_ERROR, message: "\(error)")
         }
-        // Committed: cut the spool to its seal. (If this fails, the next
-        // ingestion finds the seal's line and skips what was moved.)
-        guard ftruncate(fd, 0) == 0 else { throw ioError("ftruncate") }
+        // Committed: cut the spool to its seal, written over its start and then
+        // cut after it. Stopped anywhere in between, the spool still holds a
+        // line with the stored seal's hash, and the next ingestion skips up to it.
         if let lastHash {
             let seal = AuditSpool.sealBody + [0x09] + lastHash + [0x0A]
-            guard seal.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == seal.count else { throw ioError("write") }
+            guard seal.withUnsafeBytes({ pwrite(fd, $0.baseAddress, $0.count, 0) }) == seal.count else { throw ioError("pwrite") }
+            guard ftruncate(fd, off_t(seal.count)) == 0 else { throw ioError("ftruncate") }
+        } else {
+            guard ftruncate(fd, 0) == 0 else { throw ioError("ftruncate") }
         }
         return moved
     }
@@ -243,7 +252,7 @@ extension AuditStore {
                     riskLevel: try required("risk"), approval: try required("approval"), matchedRule: try text("rule"),
                     agentID: try text("agent"), argv: try required("argv"), cwd: try text("cwd"), user: try text("user"),
                     pid: try int("pid"), executable: try text("exe"), policyLayer: try text("layer"),
-                    policyFiles: try text("files"), sandbox: try text("sandbox"), parentID: nil)
+                    policyFiles: try text("files"), sandbox: try text("sandbox"), parentID: nil, recordID: recordID)
                 self = .decision(Decision(recordID: recordID, parent: try text("parent"), row: row,
                                           status: try required("status"), error: try text("error"), exit: try int("exit")))
             case "o":
@@ -270,14 +279,18 @@ extension AuditStore {
         }
         switch record {
         case .decision(let d):
-            // Moved already by an ingestion whose seal was lost.
-            if state.mayRepeat, try rowForRecord(d.recordID) != nil { return 0 }
+            // Moved already by an ingestion whose seal was lost: only its
+            // outcome may be new.
+            if state.mayRepeat, let existing = try rowForRecord(d.recordID) {
+                guard let outcome else { return 0 }
+                try applyOutcome(row: existing.id, rowHash: existing.hash, outcome)
+                return 1
+            }
             var r = d.row
             r.id = state.nextID
             r.prevHash = state.prevRowHash
             r.parentID = try d.parent.flatMap { p throws(SQLiteError) in try row(p)?.id }
-            let hash = try insertChained(r, status: d.status, error: d.error, exitStatus: d.exit, recordID: d.recordID,
-                                         outcome: outcome)
+            let hash = try insertOnce(r, d, outcome)
             state.nextID += 1
             state.prevRowHash = hash
             state.rows[d.recordID] = (r.id, hash)
@@ -288,6 +301,18 @@ extension AuditStore {
             }
             try applyOutcome(row: target.id, rowHash: target.hash, o)
             return 1
+        }
+    }
+
+    /// Inserts a spooled decision. A record id the table has already (a line
+    /// copied in the spool) leaves the row as it was, and the copy is reported.
+    private func insertOnce(_ r: AuditChain.Row, _ d: SpoolRecord.Decision, _ outcome: Outcome?) throws -> String {
+        do {
+            return try insertChained(r, status: d.status, error: d.error, exitStatus: d.exit, recordID: d.recordID,
+                                     outcome: outcome)
+        } catch {
+            guard error.code & 0xFF == SQLITE_CONSTRAINT else { throw error }
+            throw IngestProblem(message: "a record whose id is already in the log was dropped")
         }
     }
 

@@ -41,10 +41,12 @@ public final class AuditSpool {
         syncEachRecord = synchronous == .full
         try AuditStore.makeParentDirectory(of: storePath)
         do {
-            descriptor = try FileDescriptor.open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW, mode: 0o600)
+            descriptor = try FileDescriptor.open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, mode: 0o600)
         } catch {
             throw .database(path: path, reason: error.reason)
         }
+        // A FIFO or device planted at the path would swallow records or hang the gate.
+        if let reason = AuditSpool.unusable(descriptor.raw) { throw .database(path: path, reason: reason) }
         // The store itself must take the records later: a store that cannot
         // be written now would leave them in the spool for good.
         if access(storePath, F_OK) == 0 && access(storePath, W_OK) != 0 {
@@ -52,15 +54,51 @@ public final class AuditSpool {
         }
     }
 
+    /// Why an opened spool cannot be used, or nil: it must be a regular file of this user's.
+    static func unusable(_ fd: Int32) -> String? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return String(cString: strerror(errno)) }
+        if st.st_mode & S_IFMT != S_IFREG { return "not a regular file" }
+        if st.st_uid != geteuid() { return "owned by uid \(st.st_uid), not by the user the gate runs as" }
+        return nil
+    }
+
+    /// Past this the gate refuses to write more: the spool has not been moved
+    /// into the store for thousands of commands, and moving it keeps failing
+    /// (see `crossedIngestPoint`); `aegis-exec audit flush` says why.
+    public static let capacity = 16 << 20
+
     public enum WriteError: Error, Sendable, CustomStringConvertible {
         case locked(path: String)
         case system(path: String, SystemError)
+        case full(path: String, bytes: Int)
 
         public var description: String {
             switch self {
             case .locked(let p): "\(p) stayed locked by another process for 10 s"
             case .system(let p, let e): "\(p): \(e.reason)"
+            case .full(let p, let n):
+                "\(p) holds \(n >> 20) MiB that could not be moved into the audit store; run `aegis-exec audit flush` to see why"
             }
+        }
+    }
+
+    /// The spool's size before and after one append.
+    public struct Appended: Sendable {
+        public var before: Int
+        public var after: Int
+
+        /// Whether this append took the spool past `threshold`, or past any
+        /// doubling of it: moving into the store is tried then, so a store
+        /// that keeps failing is retried at 128 KiB, 256 KiB, 512 KiB... and
+        /// not re-read by every command.
+        public func crossedIngestPoint(_ threshold: Int) -> Bool {
+            var point = threshold
+            while point <= after {
+                if before < point { return true }
+                point *= 2
+            }
+            return false
         }
     }
 
@@ -106,13 +144,15 @@ public final class AuditSpool {
         return SHA256.hexBytes(h.finalize())
     }
 
-    /// Appends one record; returns the spool's size after it.
+    /// Appends one record. `mayFill`: an outcome is written even past
+    /// `capacity` (its command has run); a decision is refused there.
     @discardableResult
-    func append(_ body: [UInt8]) throws(WriteError) -> Int {
+    func append(_ body: [UInt8], mayFill: Bool = false) throws(WriteError) -> Appended {
         let fd = descriptor.raw
         try AuditSpool.lock(fd, path: path)
         defer { flock(fd, LOCK_UN) }
         let (previous, size, torn) = try AuditSpool.tail(fd, path: path)
+        if size >= AuditSpool.capacity && !mayFill { throw .full(path: path, bytes: size) }
         var line: [UInt8] = []
         line.reserveCapacity(body.count + 68)
         if torn { line.append(0x0A) }
@@ -133,7 +173,7 @@ public final class AuditSpool {
             throw .system(path: path, SystemError("write", errno: e))
         }
         if syncEachRecord && fdatasync(fd) != 0 { throw .system(path: path, SystemError("fdatasync", errno: errno)) }
-        return size + line.count
+        return Appended(before: size, after: size + line.count)
     }
 
     /// A new record's id: 128 random bits, unique across every writer of a store.
@@ -146,7 +186,7 @@ public final class AuditSpool {
 
     /// Writes a decision; its outcome follows as `recordOutcome` with the same id.
     @discardableResult
-    public func recordDecision(_ r: AuditStore.DecisionRecord) throws(WriteError) -> Int {
+    public func recordDecision(_ r: AuditStore.DecisionRecord) throws(WriteError) -> Appended {
         var w = RecordWriter("d")
         w.text("id", r.recordID)
         w.text("parent", r.parentRecord)
@@ -174,7 +214,7 @@ public final class AuditSpool {
     }
 
     @discardableResult
-    public func recordOutcome(_ recordID: String, _ o: AuditStore.Outcome) throws(WriteError) -> Int {
+    public func recordOutcome(_ recordID: String, _ o: AuditStore.Outcome) throws(WriteError) -> Appended {
         var w = RecordWriter("o")
         w.text("id", recordID)
         w.text("status", o.status)
@@ -185,7 +225,7 @@ public final class AuditSpool {
         // As text: the outcome hash covers this exact spelling.
         w.text("duration", String(o.durationMilliseconds))
         w.text("finished", o.finishedAt)
-        return try append(w.finish())
+        return try append(w.finish(), mayFill: true)
     }
 
     /// A record's JSON, written straight to bytes.

@@ -17,6 +17,7 @@ public final class AuditStore {
 
     let connection: SQLiteConnection
     public let path: String
+    let synchronous: AuditSettings.Synchronous
     private var insertStatement: Statement?
     // Prepared once per connection: a supervisor writes a row per nested exec.
     private var lastHashStatement: Statement?
@@ -26,10 +27,17 @@ public final class AuditStore {
     /// exec, and a dictionary type costs a short process its first-use setup.)
     private var rowHashes: [(row: Int64, hash: String)] = []
 
-    public enum OpenError: Error, Sendable {
+    public enum OpenError: Error, Sendable, CustomStringConvertible {
         case directory(path: String, reason: String)
         case database(path: String, reason: String)
         case newerSchema(path: String, version: Int64)
+
+        public var description: String {
+            switch self {
+            case .directory(let p, let reason), .database(let p, let reason): "\(p): \(reason)"
+            case .newerSchema(let p, let v): "\(p): schema version \(v) is newer than this aegis-exec understands"
+            }
+        }
     }
 
     /// Opens (creating if needed) the store at `path`.
@@ -40,6 +48,7 @@ public final class AuditStore {
         path: String, synchronous: AuditSettings.Synchronous = .normal, walFrames: Int32 = 64, reuseLog: Bool = false
     ) throws(OpenError) {
         self.path = path
+        self.synchronous = synchronous
         try AuditStore.makeParentDirectory(of: path)
         // New database files (and their -wal/-shm) are created private.
         let oldMask = umask(0o077)
@@ -286,7 +295,8 @@ public final class AuditStore {
                 riskLevel: r.decision.riskLevel.upperName, approval: r.decision.approval.name, matchedRule: r.decision.rule,
                 agentID: r.action.agent, argv: r.argvJSON, cwd: r.cwd, user: r.user, pid: Int64(r.pid),
                 executable: r.executable, policyLayer: r.decision.layer,
-                policyFiles: JSON.array(r.policyFiles.map(JSON.string)).serialized, sandbox: r.sandbox, parentID: parent)
+                policyFiles: JSON.array(r.policyFiles.map(JSON.string)).serialized, sandbox: r.sandbox, parentID: parent,
+                recordID: r.recordID)
             let hash = try insertChained(row, status: r.resultStatus, error: r.resultError,
                                          exitStatus: r.exitStatus.map(Int64.init), recordID: r.recordID)
             try connection.execute("COMMIT")
