@@ -298,6 +298,13 @@ import CLibSQLite3
         try FileManager.default.createDirectory(atPath: place.dir, withIntermediateDirectories: true)
         #expect(mkfifo(place.spool, 0o600) == 0)
         #expect(throws: AuditStore.OpenError.self) { try AuditSpool(storePath: place.store) }
+        // Nor a second name of another file.
+        unlink(place.spool)
+        let other = place.dir + "/other"
+        FileManager.default.createFile(atPath: other, contents: Data())
+        #expect(link(other, place.spool) == 0)
+        #expect(throws: AuditStore.OpenError.self) { try AuditSpool(storePath: place.store) }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: other)).isEmpty)
     }
 
     /// Outcomes and nested rows find their row by record id, so the id is

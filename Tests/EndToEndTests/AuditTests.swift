@@ -153,6 +153,35 @@ import Testing
         #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
     }
 
+    /// A user's gate writes its own log; root reads it (which moves the
+    /// user's spool) without taking the files away from the user, who keeps
+    /// writing. The gate runs as `nobody` through setpriv(1).
+    @Test func rootReadsAUsersLogAndTheUserKeepsWriting() throws {
+        let s = Sandbox()
+        let home = s.dir + "/nobody"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        #expect(chmod(s.dir, 0o755) == 0 && chown(home, 65534, 65534) == 0)
+        let p = s.write("p.yaml", "defaults: { risk_level: low, approval: auto }\nrules: []\naudit: { path: \(home)/audit.db }\n")
+        let env = ["PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8"]
+        func asNobody() -> Run {
+            spawn(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", binary, "--policy", p, "--", "/bin/true"]
+                .map { Array($0.utf8) }, env: env, cwd: "/")
+        }
+        let first = asNobody()
+        #expect(first.status == 0, "\(first.stderr)")
+        let read = s.run("audit", "--db", home + "/audit.db", "--format", "csv")
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.stdout.split(separator: "\n").count == 2)
+        for suffix in ["", "-wal", "-shm", "-spool"] {
+            let owner = try FileManager.default.attributesOfItem(atPath: home + "/audit.db" + suffix)[.ownerAccountID] as? Int
+            #expect(owner == 65534, "audit.db\(suffix) is owned by \(owner ?? -1)")
+        }
+        let second = asNobody()
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(s.run("audit", "--db", home + "/audit.db", "--format", "csv").stdout.split(separator: "\n").count == 3)
+        #expect(s.run("audit", "verify", "--db", home + "/audit.db").status == 0)
+    }
+
     @Test func aMissingLogIsAConfigurationError() {
         let s = Sandbox()
         let r = s.run("audit", "--db", s.dir + "/none.db")

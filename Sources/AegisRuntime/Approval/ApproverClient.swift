@@ -63,7 +63,7 @@ public enum ApproverClient {
                 switch error {
                 case .unavailable(let why): return .failure(Problem(text: why))
                 case .transport(let why): return .failure(Problem(text: why))
-                case .timeout: return .failure(Problem(text: "no answer within \(Int(settings.timeoutSeconds)) s"))
+                case .timeout: return .failure(Problem(text: "no answer within \(Int(settings.timeoutSeconds)) s", timedOut: true))
                 case .interrupted: return .failure(Problem(text: "interrupted while waiting for the approver"))
                 case .malformed(let why): return .failure(Problem(text: why))
                 }
@@ -94,6 +94,9 @@ public enum ApproverClient {
             }
             switch send("GET", url, []) {
             case .success(let r): response = r
+            // It had answered "pending"; the time ran out during the next poll.
+            case .failure(let why) where why.timedOut:
+                return .failed("still pending after \(Int(settings.timeoutSeconds)) s; no decision in time")
             case .failure(let why): return .failed(why.text)
             }
         }
@@ -159,6 +162,8 @@ public enum ApproverClient {
 
     struct Problem: Error {
         var text: String
+        /// The deadline passed while waiting for this answer.
+        var timedOut = false
     }
 
     struct CredentialError: Error {

@@ -22,7 +22,7 @@ extension AuditStore {
             throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
-        if let reason = AuditSpool.unusable(fd) { throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(reason)") }
+        if let reason = AuditSpool.unusable(fd, reading: true) { throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(reason)") }
         do { try AuditSpool.lock(fd, path: spool) } catch { throw SQLiteError(code: SQLITE_BUSY, message: error.description) }
         defer { flock(fd, LOCK_UN) }
         return try ingestLocked(fd, spoolPath: spool)

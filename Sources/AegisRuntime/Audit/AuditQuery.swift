@@ -34,8 +34,19 @@ extension AuditStore {
 
     /// Opens an existing store for reading; a missing file is an error, not a new store.
     public static func openExisting(path: String) throws(OpenError) -> AuditStore {
-        guard access(path, F_OK) == 0 || access(AuditSpool.path(forStore: path), F_OK) == 0 else {
-            throw .database(path: path, reason: "no audit log there")
+        if access(path, F_OK) != 0 {
+            var st = stat()
+            guard stat(AuditSpool.path(forStore: path), &st) == 0 else { throw .database(path: path, reason: "no audit log there") }
+            // Only a spool yet. Root reading another user's log creates the
+            // store as that user's: SQLite then gives its WAL files the same
+            // owner, and the user's gates can go on moving records into it.
+            if geteuid() == 0 && st.st_uid != 0 {
+                let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                if fd >= 0 {
+                    _ = fchown(fd, st.st_uid, st.st_gid)
+                    close(fd)
+                }
+            }
         }
         return try AuditStore(path: path)
     }

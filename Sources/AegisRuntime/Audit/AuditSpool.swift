@@ -54,12 +54,18 @@ public final class AuditSpool {
         }
     }
 
-    /// Why an opened spool cannot be used, or nil: it must be a regular file of this user's.
-    static func unusable(_ fd: Int32) -> String? {
+    /// Why an opened spool cannot be used, or nil: it must be a regular file
+    /// with one name (a hard link could point a root gate's appends at
+    /// another file), owned by this user; `reading` lets root move another
+    /// user's spool (SQLite gives the files it creates the store's owner).
+    static func unusable(_ fd: Int32, reading: Bool = false) -> String? {
         var st = stat()
         guard fstat(fd, &st) == 0 else { return String(cString: strerror(errno)) }
         if st.st_mode & S_IFMT != S_IFREG { return "not a regular file" }
-        if st.st_uid != geteuid() { return "owned by uid \(st.st_uid), not by the user the gate runs as" }
+        if st.st_nlink != 1 { return "has \(st.st_nlink) names (hard links); it must have one" }
+        if st.st_uid != geteuid() && !(reading && geteuid() == 0) {
+            return "owned by uid \(st.st_uid), not by the user the gate runs as"
+        }
         return nil
     }
 
