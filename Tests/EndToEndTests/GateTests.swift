@@ -260,6 +260,21 @@ import Testing
         #expect(flush.stderr.hasPrefix("aegis-exec: cannot"), "\(flush.stderr)")
     }
 
+    /// A spool held locked by a process that does not let go (stopped, stuck)
+    /// makes the gate refuse after 10 s, not hang and not run unlogged.
+    @Test func aSpoolLockedForTooLongStopsTheCommand() {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell)
+        #expect(s.run("--policy", p, "--", "sh", "-c", "true").status == 0)
+        let marker = s.dir + "/ran"
+        let script = "flock \"$1\" sleep 14 & holder=$!; sleep 1; \"$0\" --policy \"$2\" -- sh -c \"touch $3\"; echo \"status $?\"; kill $holder"
+        let r = spawn(["sh", "-c", script, binary, s.auditPath + "-spool", p, marker].map { Array($0.utf8) },
+                      env: s.environment, cwd: s.dir)
+        #expect(r.stdout.contains("status 78"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("stayed locked by another process for 10 s"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func anUnwritableAuditStoreStopsTheCommand() {
         let s = Sandbox()
         let p = s.policy("audit: { path: /etc/hostname/audit.db }\nrules:\n  - name: all\n    approval: auto\n")

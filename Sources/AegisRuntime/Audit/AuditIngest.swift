@@ -15,17 +15,39 @@ extension AuditStore {
     /// Moves what the spool holds into the table; returns how many records moved.
     @discardableResult
     public func ingestSpool() throws(SQLiteError) -> Int {
-        let spool = AuditSpool.path(forStore: path)
-        let fd = open(spool, O_RDWR | O_CLOEXEC | O_NOFOLLOW)
-        if fd < 0 {
-            if errno == ENOENT { return 0 }
-            throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(String(cString: strerror(errno)))")
+        guard let spool = try lockedSpool(create: false, reading: true) else { return 0 }
+        return try ingestLocked(spool.fd, spoolPath: spool.path)
+    }
+
+    /// The store's spool, opened, checked (see `AuditSpool.unusable`) and
+    /// locked until the value is dropped; nil when there is none and
+    /// `create` is false. Every path that moves or cuts the spool takes it here.
+    final class LockedSpool {
+        let fd: Int32
+        let path: String
+        init(fd: Int32, path: String) { self.fd = fd; self.path = path }
+        deinit {
+            flock(fd, LOCK_UN)
+            close(fd)
         }
-        defer { close(fd) }
-        if let reason = AuditSpool.unusable(fd, reading: true) { throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(reason)") }
-        do { try AuditSpool.lock(fd, path: spool) } catch { throw SQLiteError(code: SQLITE_BUSY, message: error.description) }
-        defer { flock(fd, LOCK_UN) }
-        return try ingestLocked(fd, spoolPath: spool)
+    }
+
+    func lockedSpool(create: Bool, reading: Bool) throws(SQLiteError) -> LockedSpool? {
+        let path = AuditSpool.path(forStore: self.path)
+        let fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT : 0), 0o600)
+        if fd < 0 {
+            if errno == ENOENT && !create { return nil }
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(path): \(String(cString: strerror(errno)))")
+        }
+        if let reason = AuditSpool.unusable(fd, reading: reading) {
+            close(fd)
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(path): \(reason)")
+        }
+        do { try AuditSpool.lock(fd, path: path) } catch {
+            close(fd)
+            throw SQLiteError(code: SQLITE_BUSY, message: error.description)
+        }
+        return LockedSpool(fd: fd, path: path)
     }
 
     /// One line of the spool, split into its JSON and its hash.

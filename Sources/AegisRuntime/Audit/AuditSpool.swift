@@ -39,9 +39,15 @@ public final class AuditSpool {
         self.storePath = storePath
         path = AuditSpool.path(forStore: storePath)
         syncEachRecord = synchronous == .full
-        try AuditStore.makeParentDirectory(of: storePath)
+        let flags = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK
         do {
-            descriptor = try FileDescriptor.open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, mode: 0o600)
+            descriptor = try FileDescriptor.open(path, flags, mode: 0o600)
+        } catch where error.errno == ENOENT {
+            // The first command: make the directories (0700), then open again.
+            try AuditStore.makeParentDirectory(of: storePath)
+            do { descriptor = try FileDescriptor.open(path, flags, mode: 0o600) } catch {
+                throw .database(path: path, reason: error.reason)
+            }
         } catch {
             throw .database(path: path, reason: error.reason)
         }
@@ -49,7 +55,7 @@ public final class AuditSpool {
         if let reason = AuditSpool.unusable(descriptor.raw) { throw .database(path: path, reason: reason) }
         // The store itself must take the records later: a store that cannot
         // be written now would leave them in the spool for good.
-        if access(storePath, F_OK) == 0 && access(storePath, W_OK) != 0 {
+        if access(storePath, W_OK) != 0 && errno != ENOENT {
             throw .database(path: storePath, reason: String(cString: strerror(errno)))
         }
     }

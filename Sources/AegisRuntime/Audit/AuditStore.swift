@@ -279,13 +279,9 @@ public final class AuditStore {
     /// order they were written. (The gate writes here only when it will ask
     /// someone: approvals need the row's id; everything else takes the spool.)
     public func record(_ r: DecisionRecord) throws(SQLiteError) -> Int64 {
-        let spool = AuditSpool.path(forStore: path)
-        let fd = open(spool, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw SQLiteError(code: SQLITE_CANTOPEN, message: "\(spool): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        do { try AuditSpool.lock(fd, path: spool) } catch { throw SQLiteError(code: SQLITE_BUSY, message: error.description) }
-        defer { flock(fd, LOCK_UN) }
-        try ingestLocked(fd, spoolPath: spool)
+        // The gate writing its own row: the spool must be this user's own.
+        guard let spool = try lockedSpool(create: true, reading: false) else { throw SQLiteError(code: SQLITE_CANTOPEN, message: path) }
+        try ingestLocked(spool.fd, spoolPath: spool.path)
         try connection.execute("BEGIN IMMEDIATE")
         do {
             let parent = try r.parentRecord.flatMap { p throws(SQLiteError) in try rowForRecord(p)?.id }
