@@ -12,8 +12,9 @@
 //      (a script: execve by the path it was found at, see aegis_spawn.h)
 //   6. on failure, report errno through the close-on-exec pipe and _exit(127)
 // The child runs after vfork, sharing the parent's memory until it execs, so
-// it only makes system calls and never allocates. With interception, the
-// supervisor thread is started before the vfork (see aegis_spawn_intercepted).
+// it only makes system calls and never allocates. With interception it is
+// cloned instead, and the gate answers its first exec (see
+// aegis_spawn_supervised).
 #define _GNU_SOURCE
 #include "aegis_spawn.h"
 
@@ -31,7 +32,9 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <linux/futex.h>
 #include <linux/audit.h>
 #include <link.h>
 #include <elf.h>
@@ -72,82 +75,19 @@ static struct sock_filter notify_program[] = {
 const int aegis_nr_execve = __NR_execve;
 const int aegis_nr_execveat = __NR_execveat;
 
-// The listener goes to the supervisor with the child's pid, so the supervisor
-// knows the command's own first exec (judged before it started) when it comes.
-static int send_fd(int sock, int fd, pid_t pid) {
-    struct iovec iov = {&pid, sizeof pid};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr msg = {0};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t n;
-    do n = sendmsg(sock, &msg, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof pid ? 0 : -1;
-}
-
-int aegis_receive_listener(int sock, pid_t *child) {
-    pid_t pid = 0;
-    struct iovec iov = {&pid, sizeof pid};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
-    struct msghdr msg = {0};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    ssize_t n;
-    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof pid) return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_type != SCM_RIGHTS) return pid == 0 ? -2 : -1;  // pid 0: already supervised from above
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    *child = pid;
-    // Each stopped exec is a ping-pong: the child waits while the supervisor
-    // answers. Woken on another CPU, the supervisor spun on the filter's lock
-    // the child still held (a third of a nested exec's cost on two CPUs);
-    // woken on the child's own CPU (Linux 6.6+), it runs as the child sleeps.
-    // Older kernels refuse the flag, which only costs that speed.
-    // (The flags are the ioctl's argument itself, not a pointer to them.)
-    (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-    return fd;
-}
-
-// The child's side, after fork or vfork: only system calls from here on.
-static void become_command(const aegis_spawn_request *req, const sigset_t *old, int result_fd, int sock) {
+// The child's side, after vfork: only system calls from here on.
+static void become_command(const aegis_spawn_request *req, const sigset_t *old, int result_fd) {
     int e = 0;
     sigprocmask(SIG_SETMASK, old, NULL);                                   // 1
-    if (req->filter_count > 0 || req->intercept) {
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {                 // 2
+    if (req->filter_count > 0) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {                 // 3
             e = errno;
-        } else {                                                           // 3
+        } else {                                                           // 4
             for (int i = 0; i < req->filter_count && e == 0; i++) {
                 struct sock_fprog prog = {req->filter_lens[i], (struct sock_filter *)req->filters[i]};
                 if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) e = errno;
             }
         }
-    }
-    if (e == 0 && req->intercept) {                                        // 4
-        struct sock_fprog prog = {sizeof notify_program / sizeof notify_program[0], notify_program};
-        int lfd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-        if (lfd < 0 && errno == EBUSY && req->outer_supervised) {
-            // A supervisor above already has a listener on this process tree
-            // (a gate inside a gated command): the kernel allows one per
-            // tree, and that supervisor judges this command's execs.
-            pid_t none = 0;
-            ssize_t unused = write(sock, &none, sizeof none);
-            (void)unused;
-        } else if (lfd < 0 || send_fd(sock, lfd, getpid()) != 0) {
-            e = errno ? errno : EIO;
-        }
-        if (lfd >= 0) close(lfd);
     }
     if (e == 0) {
         if (req->script_path)                                              // 5
@@ -163,7 +103,7 @@ static void become_command(const aegis_spawn_request *req, const sigset_t *old, 
     _exit(127);
 }
 
-int aegis_spawn_result(pid_t pid, int result_pipe, int *child_errno) {
+static int spawn_result(pid_t pid, int result_pipe, int *child_errno) {
     int e = 0;
     ssize_t n;
     do n = read(result_pipe, &e, sizeof e); while (n < 0 && errno == EINTR);
@@ -191,7 +131,7 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
     sigprocmask(SIG_BLOCK, &block, &old);
 
     pid_t pid = vfork();
-    if (pid == 0) become_command(req, &old, pipefd[1], -1);
+    if (pid == 0) become_command(req, &old, pipefd[1]);
     int fork_errno = errno;
     close(pipefd[1]);
     if (pid < 0) {
@@ -200,42 +140,203 @@ pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno) {
         errno = fork_errno;
         return -1;
     }
-    return aegis_spawn_result(pid, pipefd[0], child_errno) == 0 ? pid : -1;
+    return spawn_result(pid, pipefd[0], child_errno) == 0 ? pid : -1;
 }
 
-int aegis_intercept_begin(int sock[2], sigset_t *old) {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sock) != 0) return -1;
+// Interception without a thread of its own. The child is cloned sharing the
+// gate's memory and descriptor table (CLONE_VM | CLONE_FILES), on a stack of
+// its own, and unlike vfork the gate keeps running: the child's first exec
+// stops for the supervisor, and the supervisor is this very thread. The
+// listener the child makes is therefore already in the gate's table; the
+// child publishes its number in `word` and wakes the gate.
+// The kernel writes 0 to `word` and wakes the gate when the child leaves the
+// shared memory, by exec or by exit (CLONE_CHILD_CLEARTID), which is how the
+// gate learns that the exec happened, as vfork's return tells it otherwise.
+// The child makes raw system calls only: it shares the gate's errno too.
+typedef struct {
+    const aegis_spawn_request *req;
+    sigset_t old;
+    volatile int word;  // 1: starting; 2: listener published; 0: child gone (exec or exit)
+    int listener;       // -1 when a supervisor above judges the tree (outer_supervised)
+    int error;          // why the child stopped: errno of the exec, or -errno of the sandbox
+} supervised_start;
+
+#if defined(__x86_64__)
+static long raw_syscall(long n, long a, long b, long c, long d, long e) {
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+    return ret;  // -errno on failure
+}
+#else
+static long raw_syscall(long n, long a, long b, long c, long d, long e) {
+    long r = syscall(n, a, b, c, d, e);
+    return r < 0 ? -errno : r;
+}
+#endif
+
+static int supervised_child(void *arg) {
+    supervised_start *s = arg;
+    const aegis_spawn_request *req = s->req;
+    long r = raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&s->old, 0, _NSIG / 8, 0);      // 1
+    if (r == 0) r = raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);                  // 3
+    for (int i = 0; i < req->filter_count && r == 0; i++) {                                   // 4
+        struct sock_fprog prog = {req->filter_lens[i], (struct sock_filter *)req->filters[i]};
+        r = raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0);
+    }
+    if (r == 0) {
+        struct sock_fprog prog = {sizeof notify_program / sizeof notify_program[0], notify_program};
+        long lfd = raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, (long)&prog, 0, 0);
+        if (lfd == -EBUSY && req->outer_supervised) {
+            // A supervisor above already has a listener on this process tree
+            // (a gate inside a gated command): the kernel allows one per
+            // tree, and that supervisor judges this command's execs.
+            s->listener = -1;
+        } else if (lfd < 0) {
+            r = lfd;
+        } else {
+            s->listener = (int)lfd;  // close-on-exec: the command never has it
+        }
+    }
+    if (r != 0) {
+        s->error = (int)r;  // negative: the sandbox could not be set up
+        raw_syscall(SYS_exit, 127, 0, 0, 0, 0);
+    }
+    __atomic_store_n(&s->word, 2, __ATOMIC_RELEASE);
+    raw_syscall(SYS_futex, (long)&s->word, FUTEX_WAKE, 1, 0, 0);
+    if (req->script_path)                                                                     // 5
+        r = raw_syscall(SYS_execve, (long)req->script_path, (long)req->argv, (long)req->envp, 0, 0);
+    else
+        r = raw_syscall(SYS_execveat, req->exec_fd, (long)"", (long)req->argv, (long)req->envp, AT_EMPTY_PATH);
+    s->error = (int)-r;                                                                        // 6
+    raw_syscall(SYS_exit, 127, 0, 0, 0, 0);
+    return 127;
+}
+
+static void wait_while(volatile int *word, int value) {
+    // Not errno: the child may write the shared one until it leaves.
+    while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value)
+        raw_syscall(SYS_futex, (long)word, FUTEX_WAIT, value, 0, 0);
+}
+
+pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int *child_errno) {
+    *child_errno = 0;
+    *listener = -1;
+    supervised_start s = {.req = req, .word = 1, .listener = -1, .error = 0};
     sigset_t block;
     supervised_set(&block);
-    sigprocmask(SIG_BLOCK, &block, old);
-    return 0;
-}
-
-pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, const sigset_t *old, int sock[2], int *child_errno) {
-    *child_errno = 0;
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    sigprocmask(SIG_BLOCK, &block, &s.old);
+    // The child's stack: set-up is a handful of system calls.
+    const size_t stack_size = 64 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
         int e = errno;
-        close(sock[1]);  // ends the supervisor's wait
-        sigprocmask(SIG_SETMASK, old, NULL);
+        sigprocmask(SIG_SETMASK, &s.old, NULL);
         errno = e;
         return -1;
     }
-    // vfork holds only this thread: the supervisor thread, already waiting on
-    // sock[0], answers the child's first exec, which is what releases us.
-    pid_t pid = vfork();
-    if (pid == 0) become_command(req, old, pipefd[1], sock[1]);
-    int fork_errno = errno;
-    close(pipefd[1]);
-    // The child has exec'd or exited: the supervisor's receive ends either way.
-    close(sock[1]);
+    pid_t pid = clone(supervised_child, (char *)stack + stack_size, CLONE_VM | CLONE_FILES | CLONE_CHILD_CLEARTID | SIGCHLD,
+                      &s, NULL, NULL, &s.word);
     if (pid < 0) {
-        close(pipefd[0]);
-        sigprocmask(SIG_SETMASK, old, NULL);
-        errno = fork_errno;
+        int e = errno;
+        munmap(stack, stack_size);
+        sigprocmask(SIG_SETMASK, &s.old, NULL);
+        errno = e;
         return -1;
     }
-    return aegis_spawn_result(pid, pipefd[0], child_errno) == 0 ? pid : -1;
+    wait_while(&s.word, 1);
+    if (__atomic_load_n(&s.word, __ATOMIC_ACQUIRE) == 2 && s.listener >= 0) {
+        // Each stopped exec is a ping-pong: the child waits while the supervisor
+        // answers. Woken on another CPU, the supervisor spun on the filter's lock
+        // the child still held (a third of a nested exec's cost on two CPUs);
+        // woken on the child's own CPU (Linux 6.6+), it runs as the child sleeps.
+        // Older kernels refuse the flag, which only costs that speed.
+        // (The flags are the ioctl's argument itself, not a pointer to them.)
+        (void)ioctl(s.listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+        // The command's own exec, judged before it started, is let through; no
+        // other process is in the tree yet. Ends when it is answered or when
+        // no process uses the filter any more (the child was killed).
+        for (;;) {
+            aegis_exec_notification n;
+            int got = aegis_notify_receive(s.listener, -1, &n, 1000);
+            if (got < 0) {
+                // Gone, or unanswerable: closed, the listener fails a waiting
+                // exec (ENOSYS) rather than leave the child stopped for ever.
+                close(s.listener);
+                s.listener = -1;
+                break;
+            }
+            if (got == 0) continue;
+            if (n.pid == pid) {
+                (void)aegis_notify_respond(s.listener, n.id, 1, 0);
+                break;
+            }
+            (void)aegis_notify_respond(s.listener, n.id, 0, EPERM);
+        }
+    }
+    // Until the kernel says the child has exec'd (or exited), it may still be
+    // on its stack and reading the request.
+    wait_while(&s.word, 2);
+    munmap(stack, stack_size);
+    if (s.error != 0) {
+        // The exec (or the sandbox before it) failed: reap the child, report why.
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        if (s.listener >= 0) close(s.listener);
+        sigprocmask(SIG_UNBLOCK, &block, NULL);
+        *child_errno = s.error;
+        return -1;
+    }
+    *listener = s.listener;
+    return pid;
+}
+
+int aegis_wait_supervised(pid_t pid, int listener, int *status) {
+    sigset_t set;
+    supervised_set(&set);
+    int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0) return 1;  // a supervisor thread and aegis_wait do the same work
+    struct pollfd fds[2] = {{sfd, POLLIN, 0}, {listener, POLLIN, 0}};
+    nfds_t watched = 2;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            close(sfd);
+            *status = st;
+            return 0;
+        }
+        if (r < 0 && errno != EINTR) {
+            int e = errno;
+            close(sfd);
+            errno = e;
+            return -1;
+        }
+        if (poll(fds, watched, -1) < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(sfd);
+            errno = e;
+            return -1;
+        }
+        if (watched == 2 && (fds[1].revents & POLLIN)) {
+            close(sfd);  // signals still pending are left for aegis_wait
+            return 1;
+        }
+        // No process uses the filter any more: only the exit is still to come.
+        if (watched == 2 && (fds[1].revents & (POLLHUP | POLLERR))) watched = 1;
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo info;
+            while (read(sfd, &info, sizeof info) == (ssize_t)sizeof info) {
+                int sig = (int)info.ssi_signo;
+                // As aegis_wait: the terminal's signals reached the command
+                // already, and what it sent itself is not sent back.
+                if (sig == SIGCHLD || info.ssi_code == SI_KERNEL || (pid_t)info.ssi_pid == pid) continue;
+                kill(pid, sig);
+            }
+        }
+    }
 }
 
 int aegis_notify_receive(int listener, int wake_fd, aegis_exec_notification *out, int timeout_ms) {

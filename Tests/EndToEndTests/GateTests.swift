@@ -162,6 +162,20 @@ import Testing
         #expect(s.sql("select result_status, exit_status from audit_log order by id") == ["not_found|127", "not_executable|126", "not_executable|126"])
     }
 
+    /// The kernel's own refusal of the exec (a file it cannot run) comes back
+    /// from the child as 126 with the reason, supervised or not.
+    @Test(arguments: ["", "sandbox: { intercept: false }", "sandbox: none"])
+    func anExecTheKernelRefusesIs126WithTheReason(_ sandbox: String) {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: auto\(sandbox.isEmpty ? "" : ", " + sandbox) }\nrules: []\n")
+        let junk = s.write("junk", "\u{7F}ELF but not really\n", mode: 0o755)
+        let r = s.run("--policy", p, "--", junk)
+        #expect(r.status == 126)
+        #expect(r.stderr.contains("Exec format error"), "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+        #expect(s.sql("select result_status, exit_status from audit_log") == ["not_executable|126"])
+    }
+
     @Test func scriptsRunThroughTheOpenedDescriptor() {
         let s = Sandbox()
         let p = s.policy("rules:\n  - name: all\n    approval: auto\n")

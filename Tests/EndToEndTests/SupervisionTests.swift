@@ -22,6 +22,29 @@ import Testing
         #expect(s.sql("select exit_status from audit_log") == ["7"])
     }
 
+    /// A command that starts nothing else is supervised by the gate's own
+    /// thread until an exec in its tree needs judging: signals reach it then
+    /// too, with exec interception on (the default sandbox) and off.
+    @Test(arguments: ["", "sandbox: none"])
+    func signalsReachACommandThatStartsNothingElse(_ sandbox: String) {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: auto\(sandbox.isEmpty ? "" : ", " + sandbox) }\nrules: []\n")
+        let marker = s.dir + "/got"
+        let inner = """
+            import signal, sys, time
+            def got(n, f):
+                open(sys.argv[1], 'w').write('TERM'); sys.exit(7)
+            signal.signal(signal.SIGTERM, got)
+            open(sys.argv[1] + '.ready', 'w').write('ready')
+            while True: time.sleep(0.05)
+            """
+        let script = "\"$0\" --policy \"$1\" -- python3 -c \"$2\" \"$3\" & gate=$!; n=0; while [ ! -e \"$3.ready\" ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n+1)); done; kill -TERM $gate; wait $gate; echo \"status $?\""
+        let r = spawn(["sh", "-c", script, binary, p, inner, marker].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        #expect(r.stdout == "status 7\n", "\(r.stdout) \(r.stderr)")
+        #expect((try? String(contentsOfFile: marker, encoding: .utf8)) == "TERM")
+        #expect(s.sql("select exit_status from audit_log") == ["7"])
+    }
+
     /// Runs `python3 -c code` through the gate on a real pseudo-terminal
     /// (python's pty module) and returns what the terminal showed.
     func onTerminal(_ s: Sandbox, policy: String, python code: String) -> Run {

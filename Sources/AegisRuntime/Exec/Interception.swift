@@ -45,29 +45,22 @@ public struct NestedExec: Sendable {
 /// What it cannot prevent: another thread of a multi-threaded process
 /// rewriting the argument memory between the check and the kernel's own read.
 final class ExecSupervisor: @unchecked Sendable {  // its state is touched by its thread only, until join
-    /// Where the child sends its listener (closed once it has).
-    let socket: Int32
     let judge: @Sendable (NestedExec) -> Bool
-    private var listener: Int32 = -1
-    private var childPID: pid_t = 0
+    /// The command's listener, its first exec already answered (aegis_spawn_supervised).
+    private var listener: Int32
     private var wake: [Int32] = [-1, -1]
     private var thread = pthread_t()
-    private var sawInitialExec = false
     private var started = false
 
-    init(socket: Int32, judge: @escaping @Sendable (NestedExec) -> Bool) {
-        self.socket = socket
+    init(listener: Int32, judge: @escaping @Sendable (NestedExec) -> Bool) {
+        self.listener = listener
         self.judge = judge
     }
 
-    /// Starts the supervisor thread, which first waits for the child's
-    /// listener; false if it could not be started (then the command must not
-    /// be started either: its first exec would wait for ever).
+    /// Starts the supervisor thread; false if it could not be started (the
+    /// caller then closes the listener, so the tree's execs fail rather than wait).
     func start() -> Bool {
-        guard pipe(&wake) == 0 else {
-            close(socket)
-            return false
-        }
+        guard pipe(&wake) == 0 else { return false }
         for fd in wake { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let box = Unmanaged.passRetained(self).toOpaque()
         let rc = pthread_create(&thread, nil, { ctx in
@@ -77,7 +70,6 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         }, box)
         guard rc == 0 else {
             Unmanaged<ExecSupervisor>.fromOpaque(box).release()
-            close(socket)
             for fd in wake { close(fd) }
             wake = [-1, -1]
             return false
@@ -89,27 +81,15 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
     /// Stops answering and waits for the thread; execs still to come in a
     /// tree that outlives the command then fail (the listener is closed).
     func stop() {
-        if started {
-            var b: UInt8 = 1
-            _ = write(wake[1], &b, 1)
-            pthread_join(thread, nil)
-        } else {
-            close(socket)
-        }
-        if wake[0] >= 0 { close(wake[0]) }
-        if wake[1] >= 0 { close(wake[1]) }
+        guard started else { return }
+        var b: UInt8 = 1
+        _ = write(wake[1], &b, 1)
+        pthread_join(thread, nil)
+        for fd in wake { close(fd) }
         if listener >= 0 { close(listener) }
     }
 
     private func loop() {
-        listener = aegis_receive_listener(socket, &childPID)
-        close(socket)
-        // No listener: the child failed before it made one (the spawn reports
-        // why), or a supervisor above this gate judges the tree's execs.
-        guard listener >= 0 else {
-            listener = -1
-            return
-        }
         while true {
             var n = aegis_exec_notification()
             let r = aegis_notify_receive(listener, wake[0], &n, 1000)
@@ -130,12 +110,6 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
     }
 
     private func handle(_ n: aegis_exec_notification) {
-        // The command's own exec was judged before it started.
-        if !sawInitialExec && n.pid == childPID {
-            sawInitialExec = true
-            _ = aegis_notify_respond(listener, n.id, 1, 0)
-            return
-        }
         guard let exec = Self.read(n), aegis_notify_id_valid(listener, n.id) == 0 else {
             _ = aegis_notify_respond(listener, n.id, 0, EPERM)
             return

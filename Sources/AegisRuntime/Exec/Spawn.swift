@@ -29,13 +29,37 @@ public enum Spawner {
     /// Runs the executable with exactly these argument bytes and environment,
     /// and waits for it while forwarding signals.
     /// With `intercept`, every exec anywhere in the command's process tree is
-    /// stopped and handed to it (on a supervisor thread); false refuses it with EPERM.
+    /// stopped and handed to it (on a supervisor thread, started at the first
+    /// such exec); false refuses it with EPERM.
     public static func run(
         _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter],
         intercept: (@Sendable (NestedExec) -> Bool)? = nil
     ) throws(SpawnError) -> Termination {
-        let (pid, supervisor) = try start(exe, argv: argv, environment: environment, filters: filters, intercept: intercept)
-        let status = aegis_wait(pid)
+        let (pid, listener) = try start(exe, argv: argv, environment: environment, filters: filters, intercept: intercept != nil)
+        var status: Int32 = -1
+        var supervisor: ExecSupervisor?
+        if listener >= 0, let intercept {
+            // This thread supervises until an exec in the tree needs judging;
+            // only then does a thread of its own take over (a command that
+            // runs nothing else never starts one).
+            let waited = aegis_wait_supervised(pid, listener, &status)
+            if waited == 1 {
+                let s = ExecSupervisor(listener: listener, judge: intercept)
+                if s.start() {
+                    supervisor = s
+                } else {
+                    // Unanswerable: closing the listener fails the tree's execs
+                    // (the command goes on, and fails where it execs).
+                    close(listener)
+                }
+                status = aegis_wait(pid)
+            } else {
+                close(listener)
+                if waited < 0 { status = -1 }
+            }
+        } else {
+            status = aegis_wait(pid)
+        }
         let waitErrno = errno
         supervisor?.stop()
         guard status >= 0 else { throw .system(SystemError("waitpid", errno: waitErrno)) }
@@ -43,10 +67,11 @@ public enum Spawner {
         return .signaled(status & 0x7F)
     }
 
+    /// Starts the command; with `intercept`, returns the listener too (-1
+    /// when a supervisor above this gate judges the tree's execs).
     static func start(
-        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter],
-        intercept: (@Sendable (NestedExec) -> Bool)?
-    ) throws(SpawnError) -> (pid_t, ExecSupervisor?) {
+        _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter], intercept: Bool
+    ) throws(SpawnError) -> (pid_t, Int32) {
         // NUL-terminated copies, alive until the child has exec'd.
         let argStorage = argv.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
         let envStorage = environment.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
@@ -68,21 +93,7 @@ public enum Spawner {
         defer { programs.forEach { $0.deallocate() } }
         var pointers: [UnsafeRawPointer?] = programs.map { UnsafeRawPointer($0) }
         var lengths: [UInt16] = filters.map { UInt16($0.program.count / 8) }
-        // With interception the supervisor thread starts first, with the
-        // forwarded signals already blocked, so it inherits that mask.
-        var supervisor: ExecSupervisor?
-        var sock: [Int32] = [-1, -1]
-        var oldMask = sigset_t()
-        if let intercept {
-            guard aegis_intercept_begin(&sock, &oldMask) == 0 else { throw .system(SystemError("socketpair", errno: errno)) }
-            let s = ExecSupervisor(socket: sock[0], judge: intercept)
-            guard s.start() else {
-                close(sock[1])
-                sigprocmask(SIG_SETMASK, &oldMask, nil)
-                throw .system(SystemError("pthread_create", errno: EAGAIN))
-            }
-            supervisor = s
-        }
+        var listener: Int32 = -1
         let pid = cargv.withUnsafeMutableBufferPointer { a in
             cenv.withUnsafeMutableBufferPointer { e in
                 pointers.withUnsafeMutableBufferPointer { fp in
@@ -91,27 +102,20 @@ public enum Spawner {
                             exec_fd: exe.descriptor.raw, script_path: scriptPath,
                             argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
                             filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
-                            filter_count: Int32(filters.count), intercept: intercept == nil ? 0 : 1,
+                            filter_count: Int32(filters.count), intercept: intercept ? 1 : 0,
                             outer_supervised: getenv(parentVariable) != nil ? 1 : 0)
-                        if intercept != nil { return aegis_spawn_intercepted(&req, &oldMask, &sock, &childErrno) }
+                        if intercept { return aegis_spawn_supervised(&req, &listener, &childErrno) }
                         return aegis_spawn(&req, &childErrno)
                     }
                 }
             }
         }
         if pid < 0 {
-            let failure: SpawnError
-            if childErrno < 0 {
-                failure = .sandbox(errno: -childErrno)
-            } else if childErrno != 0 {
-                failure = .exec(errno: childErrno)
-            } else {
-                failure = .system(SystemError("pipe2 or vfork", errno: errno))
-            }
-            supervisor?.stop()
-            throw failure
+            if childErrno < 0 { throw .sandbox(errno: -childErrno) }
+            if childErrno != 0 { throw .exec(errno: childErrno) }
+            throw .system(SystemError(intercept ? "clone" : "pipe2 or vfork", errno: errno))
         }
-        return (pid, supervisor)
+        return (pid, listener)
     }
 
     static func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {

@@ -20,7 +20,7 @@ typedef struct {
     const unsigned short *filter_lens;
     int filter_count;
     /// Load, last, a user-notification filter on execve/execveat whose
-    /// listener the supervisor reads (see aegis_spawn_intercepted).
+    /// listener the supervisor reads (aegis_spawn_supervised only).
     int intercept;
     /// The gate runs inside a gated command, whose supervisor already has the
     /// tree's one listener: EBUSY then means "judged from above". Otherwise
@@ -35,30 +35,22 @@ typedef struct {
 /// Signals that the supervisor forwards are blocked in the caller on return.
 pid_t aegis_spawn(const aegis_spawn_request *req, int *child_errno);
 
-/// Interception, first step: makes the socket pair the child passes its
-/// listener over and blocks the signals the supervisor forwards (the old mask
-/// in *old). The supervisor thread is then started, so it inherits the
-/// blocked mask and waits on sock[0] (aegis_receive_listener).
-/// Returns 0, or -1 with errno.
-int aegis_intercept_begin(int sock[2], sigset_t *old);
+/// Starts the command with every exec in its process tree stopped for a
+/// supervisor to judge, and answers the command's own first exec itself (it
+/// was judged before). No thread is started: the child is cloned sharing the
+/// gate's memory and descriptors, loads the filters, then the notification
+/// filter, publishes its listener and execs; this thread lets that exec
+/// through. Returns the pid with the listener (close-on-exec) in *listener,
+/// -1 there when a supervisor above already judges the tree
+/// (outer_supervised); or -1 as aegis_spawn does.
+/// Signals that the supervisor forwards are blocked in the caller on return.
+pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int *child_errno);
 
-/// Second step: starts the command with every exec in its process tree
-/// stopped for the supervisor to judge. The child is vforked (no copy of the
-/// gate's memory), loads the filters, then the notification filter, sends
-/// its listener on sock[1] and execs; that exec waits for the supervisor
-/// thread, not for this one. Returns the pid, or -1 as aegis_spawn does.
-/// sock[1] is closed on return; sock[0] stays the supervisor's.
-pid_t aegis_spawn_intercepted(const aegis_spawn_request *req, const sigset_t *old, int sock[2], int *child_errno);
-
-/// The supervisor's side: the listener (close-on-exec) with the command's
-/// pid in *child; -2 when the process tree already has a supervisor above it
-/// (the kernel allows one listener per tree; that one then judges these
-/// execs); -1 when the child failed before sending one.
-int aegis_receive_listener(int sock, pid_t *child);
-
-/// The exec's outcome, read from the child's result pipe: 0 when it ran, or
-/// -1 with *child_errno set (the child is then reaped).
-int aegis_spawn_result(pid_t pid, int result_pipe, int *child_errno);
+/// Waits for a supervised child as aegis_wait does, for as long as no exec
+/// in its tree is waiting. Returns 0 with the wait status in *status; 1 when
+/// an exec waits on the listener (a supervisor thread then takes the
+/// listener over and aegis_wait the waiting); -1 with errno.
+int aegis_wait_supervised(pid_t pid, int listener, int *status);
 
 /// One stopped exec: who, which call, its raw arguments.
 typedef struct {
