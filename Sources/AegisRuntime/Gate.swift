@@ -202,7 +202,8 @@ public enum Gate {
         // does not run without it.
         let filters: [SeccompFilter]
         do {
-            filters = try SeccompCompiler.filters(for: judgement.sandbox)
+            filters = try SeccompCompiler.filters(for: judgement.sandbox,
+                                                  notifyingExecs: judgement.sandbox.intercept && !Spawner.mayBeSupervisedFromAbove)
         } catch {
             try recordFinal("error", "sandbox: \(error)", exit: 78)
             throw .sandbox(error)

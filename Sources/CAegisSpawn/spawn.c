@@ -183,9 +183,15 @@ static int supervised_child(void *arg) {
     if (r == 0) r = raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);                  // 3
     for (int i = 0; i < req->filter_count && r == 0; i++) {                                   // 4
         struct sock_fprog prog = {req->filter_lens[i], (struct sock_filter *)req->filters[i]};
-        r = raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0);
+        if (i == req->listener_filter) {
+            long lfd = raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, (long)&prog, 0, 0);
+            if (lfd >= 0) s->listener = (int)lfd;  // close-on-exec: the command never has it
+            r = lfd < 0 ? lfd : 0;
+        } else {
+            r = raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (long)&prog, 0, 0);
+        }
     }
-    if (r == 0) {
+    if (r == 0 && req->listener_filter < 0) {
         struct sock_fprog prog = {sizeof notify_program / sizeof notify_program[0], notify_program};
         long lfd = raw_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, (long)&prog, 0, 0);
         if (lfd == -EBUSY && req->outer_supervised) {

@@ -170,6 +170,29 @@ import CLibSeccomp
         #expect(p.count / 8 < 4096)
     }
 
+    /// With exec interception folded in, the one filter stops execve and
+    /// execveat for the supervisor and answers everything else exactly as the
+    /// filter without it; a denied exec stays denied, and other ABIs' execs
+    /// are refused, not stopped.
+    @Test(arguments: sandboxes.indices)
+    func notifyingExecsChangesOnlyTheExecs(_ index: Int) throws {
+        let sandbox = try EffectiveSandbox.combine(Self.sandboxes[index])
+        let plain = try #require(try SeccompCompiler.compile(sandbox)).program
+        let notifying = try #require(try SeccompCompiler.compile(sandbox, notifyingExecs: true))
+        #expect(notifying.notifiesExecs)
+        let execs = [UInt32(seccomp_syscall_resolve_name("execve")), UInt32(seccomp_syscall_resolve_name("execveat"))]
+        let notify: UInt32 = 0x7FC0_0000, eperm: UInt32 = 0x0005_0000 | UInt32(EPERM)
+        for input in Self.inputs() {
+            let expected = input.arch == Self.x86_64 && execs.contains(input.nr) ? notify : Self.run(plain, input)
+            #expect(Self.run(notifying.program, input) == expected, "nr \(input.nr) arch \(String(input.arch, radix: 16))")
+        }
+        let denied = try EffectiveSandbox.combine(Self.sandboxes[index] + [SandboxSpec(deny: ["execveat"])])
+        let p = try #require(try SeccompCompiler.compile(denied, notifyingExecs: true)).program
+        #expect(Self.run(p, Input(nr: execs[1], arch: Self.x86_64)) == eperm)
+        #expect(Self.run(p, Input(nr: execs[0], arch: Self.x86_64)) == notify)
+        #expect(Self.run(p, Input(nr: 11, arch: Self.i386)) == eperm)
+    }
+
     /// A deny list too long for the binary search's 8-bit jumps falls back to
     /// one long run, and still means the same.
     @Test(arguments: [10, 100, 300, 440])

@@ -115,6 +115,21 @@ import Testing
         #expect(exists(s), "\(layered.stderr)")
     }
 
+    /// A gate inside a gated command that hides that it is (the variable that
+    /// says so removed) cannot make a listener of its own, and does not run
+    /// its command without one: 78, nothing run.
+    @Test func aNestedGateThatHidesItsParentRefusesToRun() {
+        let (s, p) = setUp()
+        let r = s.run("--policy", p, "--", "env", "-u", "AEGIS_AUDIT_PARENT", binary, "--policy", p, "--", "touch", "marker")
+        #expect(r.status == 78, "\(r.stderr)")
+        #expect(r.stderr.contains("cannot load the sandbox"))
+        #expect(!FileManager.default.fileExists(atPath: s.dir + "/marker"))
+        // Told, it runs, and the outer supervisor judges its execs.
+        let told = s.run("--policy", p, "--", binary, "--policy", p, "--", "touch", "marker")
+        #expect(told.status == 0, "\(told.stderr)")
+        #expect(FileManager.default.fileExists(atPath: s.dir + "/marker"))
+    }
+
     @Test func signalsAndExitStatusStillPassThrough() {
         let (s, p) = setUp()
         let r = s.run("--policy", p, "--", "sh", "-c", "/bin/true; kill -TERM $$")

@@ -103,7 +103,8 @@ public enum Spawner {
                             argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
                             filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
                             filter_count: Int32(filters.count), intercept: intercept ? 1 : 0,
-                            outer_supervised: getenv(parentVariable) != nil ? 1 : 0)
+                            listener_filter: intercept ? Int32(filters.firstIndex { $0.notifiesExecs } ?? -1) : -1,
+                            outer_supervised: mayBeSupervisedFromAbove ? 1 : 0)
                         if intercept { return aegis_spawn_supervised(&req, &listener, &childErrno) }
                         return aegis_spawn(&req, &childErrno)
                     }
@@ -127,6 +128,14 @@ public enum Spawner {
 
     /// The variable that tells a nested aegis-exec which audit record it runs inside.
     public static let parentVariable = "AEGIS_AUDIT_PARENT"
+
+    /// This gate may run inside a gated command, whose supervisor already
+    /// holds the process tree's one listener. Its exec notification then goes
+    /// in a filter of its own, which may fail with EBUSY; a sandbox filter
+    /// carrying it would stop the execs with no listener to answer them.
+    /// (The variable is the caller's to set: it only chooses between two
+    /// ways of making a listener, and EBUSY without it fails the command.)
+    public static var mayBeSupervisedFromAbove: Bool { getenv(parentVariable) != nil }
 
     /// The current environment as raw `NAME=value` byte strings, unchanged but
     /// for the parent variable, set to this command's audit record.

@@ -25,12 +25,24 @@ enum FilterBuilder {
         case failIfArgEquals(arg: Int, values: [UInt32])
         /// EPERM when the low 32 bits of argument `arg` share a bit with `mask`.
         case failIfArgHasAny(arg: Int, mask: UInt32)
+        /// Stops the call for the supervisor (exec interception).
+        case notify
     }
 
     static let auditArchX86_64: UInt32 = 0xC000_003E
     static let x32SyscallBit: UInt32 = 0x4000_0000
     static let retAllow: UInt32 = 0x7FFF_0000
+    static let retUserNotif: UInt32 = 0x7FC0_0000
     static func retErrno(_ e: Int32) -> UInt32 { 0x0005_0000 | (UInt32(e) & 0xFFFF) }
+
+    /// The `ret` value of a rule that needs no argument check; nil for one that does.
+    static func plainReturn(_ rule: Rule) -> UInt32? {
+        switch rule {
+        case .fail(let e): retErrno(e)
+        case .notify: retUserNotif
+        case .failIfArgEquals, .failIfArgHasAny: nil
+        }
+    }
 
     // Classic BPF opcodes (linux/filter.h).
     static let ldAbsW: UInt16 = 0x20
@@ -66,15 +78,14 @@ enum FilterBuilder {
     }
 
     /// A short run of entries: one compare each, jumping to a return shared
-    /// by the run's plain denials or to the entry's own argument check;
+    /// by the run's plain entries (denials, notifications) or to the entry's own argument check;
     /// anything else is allowed. Every jump stays within the run.
     static func run(_ entries: ArraySlice<(Int32, Rule)>) -> [Instruction] {
         var returns: [UInt32] = []  // the shared `ret` values, after `ret allow`
         var blocks: [[Instruction]] = []
         var targets: [(returnIndex: Int?, blockIndex: Int?)] = []
         for (_, rule) in entries {
-            if case .fail(let e) = rule {
-                let k = retErrno(e)
+            if let k = plainReturn(rule) {
                 if !returns.contains(k) { returns.append(k) }
                 targets.append((returns.firstIndex(of: k), nil))
             } else {
@@ -133,8 +144,8 @@ enum FilterBuilder {
     /// accumulator, so nothing may fall through to the next entry).
     static func action(_ rule: Rule) -> [Instruction] {
         switch rule {
-        case .fail(let e):
-            return [Instruction(code: retK, k: retErrno(e))]
+        case .fail, .notify:
+            return [Instruction(code: retK, k: plainReturn(rule)!)]
         case .failIfArgEquals(let arg, let values):
             var b = [Instruction(code: ldAbsW, k: argLowOffset(arg))]
             for v in values {

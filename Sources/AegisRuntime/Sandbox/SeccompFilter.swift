@@ -8,6 +8,14 @@ import CLibSeccomp
 public struct SeccompFilter: Sendable {
     /// Raw `struct sock_filter` array, as the kernel takes it.
     public let program: [UInt8]
+    /// It stops execve and execveat for the supervisor: loading it makes the
+    /// command's listener (exec interception with one filter instead of two).
+    public var notifiesExecs = false
+
+    public init(program: [UInt8], notifiesExecs: Bool = false) {
+        self.program = program
+        self.notifiesExecs = notifiesExecs
+    }
 }
 
 public enum SandboxError: Error, Sendable, Equatable {
@@ -40,24 +48,27 @@ public enum SeccompCompiler {
     static let networkFamilies: [Int32] = [2, 10, 16, 17]
 
     /// Every filter the command runs under: the built-in one, then each OCI
-    /// profile a layer names.
-    public static func filters(for sandbox: EffectiveSandbox) throws(SandboxError) -> [SeccompFilter] {
+    /// profile a layer names. With `notifyingExecs`, the built-in one also
+    /// stops execve and execveat for the supervisor (each filter loaded costs
+    /// the command 50-130 us), so the spawn needs no filter of its own for that.
+    public static func filters(for sandbox: EffectiveSandbox, notifyingExecs: Bool = false) throws(SandboxError) -> [SeccompFilter] {
         var out: [SeccompFilter] = []
-        if sandbox.needsBuiltinFilter, let f = try compile(sandbox) { out.append(f) }
+        if sandbox.needsBuiltinFilter, let f = try compile(sandbox, notifyingExecs: notifyingExecs) { out.append(f) }
         for path in sandbox.profileFiles { out.append(try OCIProfile.compile(path: path)) }
         return out
     }
 
-    public static func compile(_ sandbox: EffectiveSandbox) throws(SandboxError) -> SeccompFilter? {
+    public static func compile(_ sandbox: EffectiveSandbox, notifyingExecs: Bool = false) throws(SandboxError) -> SeccompFilter? {
         if !sandbox.needsBuiltinFilter { return nil }
-        return SeccompFilter(program: FilterBuilder.bytes(FilterBuilder.program(try rules(for: sandbox))))
+        return SeccompFilter(program: FilterBuilder.bytes(FilterBuilder.program(try rules(for: sandbox, notifyingExecs: notifyingExecs))),
+                             notifiesExecs: notifyingExecs)
     }
 
     /// What the built-in filter does per syscall number, in ascending order.
     /// A call denied outright stays denied whatever else would only check its
     /// arguments. (A list, not a dictionary: each dictionary type costs a
     /// short process its first-use setup.)
-    static func rules(for sandbox: EffectiveSandbox) throws(SandboxError) -> [(nr: Int32, rule: FilterBuilder.Rule)] {
+    static func rules(for sandbox: EffectiveSandbox, notifyingExecs: Bool = false) throws(SandboxError) -> [(nr: Int32, rule: FilterBuilder.Rule)] {
         var rules: [(nr: Int32, rule: FilterBuilder.Rule)] = []
         func add(_ name: String, _ rule: FilterBuilder.Rule) throws(SandboxError) {
             if let nr = try FilterBuilder.number(name), !rules.contains(where: { $0.nr == nr }) { rules.append((nr, rule)) }
@@ -74,6 +85,12 @@ public enum SeccompCompiler {
         if sandbox.noNetwork {
             try add("socket", .failIfArgEquals(arg: 0, values: networkFamilies.map { UInt32($0) }))
             try add("io_uring_setup", .fail(EPERM))
+        }
+        // After the denials: a denied exec stays denied. (Other ABIs' numbers
+        // for them are refused by the program's header.)
+        if notifyingExecs {
+            try add("execve", .notify)
+            try add("execveat", .notify)
         }
         rules.sort { $0.nr < $1.nr }
         return rules

@@ -22,6 +22,10 @@ typedef struct {
     /// Load, last, a user-notification filter on execve/execveat whose
     /// listener the supervisor reads (aegis_spawn_supervised only).
     int intercept;
+    /// Which of `filters` already stops execve/execveat for the supervisor
+    /// (loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER, it makes the listener
+    /// and no filter is added), or -1.
+    int listener_filter;
     /// The gate runs inside a gated command, whose supervisor already has the
     /// tree's one listener: EBUSY then means "judged from above". Otherwise
     /// EBUSY (some other supervisor) fails the start: interception is never
