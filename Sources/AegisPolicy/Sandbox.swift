@@ -54,8 +54,10 @@ public struct SandboxSpec: Sendable, Equatable {
 
 /// What a command actually runs under, after every layer has had its say.
 public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
-    /// Syscalls refused with EPERM (names; groups expanded).
-    public var denied: Set<String>
+    /// Syscalls refused with EPERM (names; groups expanded), sorted and
+    /// without repeats. (An array: a Set's first use costs a short process
+    /// more than every operation on these forty-odd names.)
+    public private(set) var denied: [String]
     /// Refuse sockets outside the unix family.
     public var noNetwork: Bool
     public var profiles: [SandboxSpec.Profile]
@@ -76,8 +78,8 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
     /// denials, its network restriction, its profile files. A nested exec
     /// runs in its command's sandbox, so one that asks for more is refused.
     public func covers(_ other: EffectiveSandbox) -> Bool {
-        other.denied.isSubset(of: denied) && (!other.noNetwork || noNetwork)
-            && Set(other.profileFiles).isSubset(of: Set(profileFiles)) && (!other.hardened || hardened)
+        SortedNames.isSubset(other.denied, of: denied) && (!other.noNetwork || noNetwork)
+            && other.profileFiles.allSatisfy(profileFiles.contains) && (!other.hardened || hardened)
     }
 
     public var isNone: Bool { !hardened && denied.isEmpty && !noNetwork && profileFiles.isEmpty }
@@ -100,9 +102,12 @@ public struct EffectiveSandbox: Sendable, Equatable, CustomStringConvertible {
         for spec in specs {
             let profile = spec.profile ?? .standard
             if !out.profiles.contains(profile) { out.profiles.append(profile) }
-            let byProfile = SandboxGroups.denied(by: profile)
-            if out.denied.isEmpty { out.denied = byProfile } else { out.denied.formUnion(byProfile) }
-            for name in spec.deny { out.denied.formUnion(try SandboxGroups.expand(name)) }
+            out.denied = SortedNames.union(out.denied, SandboxGroups.denied(by: profile))
+            if !spec.deny.isEmpty {
+                var extra: [String] = []
+                for name in spec.deny { extra += try SandboxGroups.expand(name) }
+                out.denied = SortedNames.union(out.denied, SortedNames.sortedUnique(extra))
+            }
             // strict has no network unless a policy says otherwise.
             if spec.network == false || (profile == .strict && spec.network != true) { out.noNetwork = true }
             if spec.intercept ?? (profile != .none) { out.intercept = true }
@@ -144,18 +149,39 @@ public enum SandboxGroups {
     /// raw I/O, clock setting and CPU emulation (and, unless allowed, the network).
     public static let strict: [String] = standard + ["@privileged", "@obsolete", "@raw-io", "@clock", "@cpu-emulation"]
 
-    public static func denied(by profile: SandboxSpec.Profile) -> Set<String> {
+    /// What a profile refuses, expanded and sorted.
+    public static func denied(by profile: SandboxSpec.Profile) -> [String] {
         switch profile {
         case .none: return []
-        case .standard: return standardSet
-        case .strict: return strictSet
+        case .standard: return standardDenied
+        case .strict: return strictDenied
         case .file: return []
         }
     }
 
-    // Built once: every judged command, nested execs included, combines them.
-    static let standardSet = Set(standard.flatMap { (try? expand($0)) ?? [] })
-    static let strictSet = Set(strict.flatMap { (try? expand($0)) ?? [] })
+    /// `standard` and `strict` expanded and sorted, written out: every command
+    /// combines them, and expanding the groups (a dictionary) and sorting cost
+    /// a short process its first use of both. A test holds them equal to the
+    /// expansion of the lists above.
+    public static let standardDenied: [String] = [
+        "add_key", "bpf", "chroot", "delete_module", "finit_module", "fsconfig", "fsmount", "fsopen", "fspick",
+        "init_module", "io_uring_enter", "io_uring_register", "io_uring_setup", "kexec_file_load", "kexec_load",
+        "keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount", "open_tree", "perf_event_open",
+        "pidfd_getfd", "pivot_root", "process_vm_readv", "process_vm_writev", "ptrace", "reboot", "request_key",
+        "setns", "swapoff", "swapon", "umount", "umount2", "unshare", "userfaultfd",
+    ]
+    public static let strictDenied: [String] = [
+        "_sysctl", "acct", "add_key", "adjtimex", "afs_syscall", "bpf", "capset", "chroot", "clock_adjtime",
+        "clock_settime", "create_module", "delete_module", "fanotify_init", "finit_module", "fsconfig", "fsmount",
+        "fsopen", "fspick", "get_kernel_syms", "getpmsg", "init_module", "io_uring_enter", "io_uring_register",
+        "io_uring_setup", "ioperm", "iopl", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie",
+        "modify_ldt", "mount", "mount_setattr", "move_mount", "nfsservctl", "open_by_handle_at", "open_tree",
+        "pciconfig_iobase", "pciconfig_read", "pciconfig_write", "perf_event_open", "pidfd_getfd", "pivot_root",
+        "process_vm_readv", "process_vm_writev", "ptrace", "putpmsg", "query_module", "quotactl", "reboot",
+        "request_key", "security", "setdomainname", "sethostname", "setns", "settimeofday", "swapoff", "swapon",
+        "sysfs", "tuxcall", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vhangup", "vm86",
+        "vm86old", "vserver",
+    ]
 
     public static func expand(_ name: String) throws(UnknownGroup) -> [String] {
         guard name.hasPrefix("@") else { return [name] }
@@ -167,5 +193,41 @@ public enum SandboxGroups {
     /// table when the filter is built).
     public static func isPlausibleSyscallName(_ s: String) -> Bool {
         !s.isEmpty && s.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
+}
+
+/// Sets of syscall names as sorted arrays without repeats.
+public enum SortedNames {
+    public static func sortedUnique(_ names: [String]) -> [String] {
+        var out: [String] = []
+        for n in names.sorted() where out.last != n { out.append(n) }
+        return out
+    }
+
+    public static func union(_ a: [String], _ b: [String]) -> [String] {
+        if a.isEmpty { return b }
+        if b.isEmpty || a == b { return a }
+        var out: [String] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i] < b[j]) {
+                out.append(a[i]); i += 1
+            } else if i == a.count || b[j] < a[i] {
+                out.append(b[j]); j += 1
+            } else {
+                out.append(a[i]); i += 1; j += 1
+            }
+        }
+        return out
+    }
+
+    public static func isSubset(_ a: [String], of b: [String]) -> Bool {
+        var j = 0
+        for name in a {
+            while j < b.count && b[j] < name { j += 1 }
+            guard j < b.count && b[j] == name else { return false }
+        }
+        return true
     }
 }

@@ -193,6 +193,17 @@ import CLibSeccomp
         #expect(Self.run(p, Input(nr: 11, arch: Self.i386)) == eperm)
     }
 
+    /// The default profile's filter is written out in the source; it must be
+    /// what FilterBuilder makes of the profile, and the gate must use it.
+    @Test(arguments: [false, true])
+    func theWrittenOutDefaultFilterIsWhatTheBuilderMakes(_ notifying: Bool) throws {
+        let sandbox = try EffectiveSandbox.combine([SandboxSpec()])
+        let built = FilterBuilder.bytes(FilterBuilder.program(try SeccompCompiler.rules(for: sandbox, notifyingExecs: notifying)))
+        let written = notifying ? BuiltinFilters.standardNotifying : BuiltinFilters.standard
+        #expect(written == built, "replace BuiltinFilters.\(notifying ? "standardNotifying" : "standard") with [\(built.map { "0x" + String($0, radix: 16) }.joined(separator: ", "))]")
+        #expect(try SeccompCompiler.compile(sandbox, notifyingExecs: notifying)?.program == built)
+    }
+
     /// A deny list too long for the binary search's 8-bit jumps falls back to
     /// one long run, and still means the same.
     @Test(arguments: [10, 100, 300, 440])

@@ -60,6 +60,12 @@ public enum SeccompCompiler {
 
     public static func compile(_ sandbox: EffectiveSandbox, notifyingExecs: Bool = false) throws(SandboxError) -> SeccompFilter? {
         if !sandbox.needsBuiltinFilter { return nil }
+        #if arch(x86_64)
+        if sandbox.hardened && !sandbox.noNetwork && sandbox.denied == SandboxGroups.standardDenied {
+            return SeccompFilter(program: notifyingExecs ? BuiltinFilters.standardNotifying : BuiltinFilters.standard,
+                                 notifiesExecs: notifyingExecs)
+        }
+        #endif
         return SeccompFilter(program: FilterBuilder.bytes(FilterBuilder.program(try rules(for: sandbox, notifyingExecs: notifyingExecs))),
                              notifiesExecs: notifyingExecs)
     }
@@ -73,8 +79,8 @@ public enum SeccompCompiler {
         func add(_ name: String, _ rule: FilterBuilder.Rule) throws(SandboxError) {
             if let nr = try FilterBuilder.number(name), !rules.contains(where: { $0.nr == nr }) { rules.append((nr, rule)) }
         }
-        // Sorted, so the first unknown name is always the one reported.
-        for name in sandbox.denied.sorted() { try add(name, .fail(EPERM)) }
+        // Sorted (EffectiveSandbox keeps them so), so the first unknown name is always the one reported.
+        for name in sandbox.denied { try add(name, .fail(EPERM)) }
         if sandbox.hardened {
             try add("ioctl", .failIfArgEquals(arg: 1, values: [aegis_tiocsti()]))
             try add("clone", .failIfArgHasAny(arg: 0, mask: UInt32(cloneNamespaceFlags.reduce(0, |))))
