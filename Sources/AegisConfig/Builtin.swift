@@ -220,13 +220,20 @@ public enum Builtin {
         /// Where the offsets table starts.
         var offsetsStart: Int? { walk(wants: { _ in false }, record: { _ in }, other: { _, _ in }) }
 
-        /// Record `n`: its raw program token and its encoded entry.
-        func record(_ n: Int, offsets table: Int) -> (token: ArraySlice<UInt8>, entry: ArraySlice<UInt8>)? {
+        /// One record: its raw program token and its encoded entry. (A struct:
+        /// an optional tuple's metadata is built at run time on first use.)
+        struct Record {
+            var token: ArraySlice<UInt8>
+            var entry: ArraySlice<UInt8>
+        }
+
+        /// Record `n`.
+        func record(_ n: Int, offsets table: Int) -> Record? {
             guard n >= 0, n < entryCount,
                   let at = CompiledMapping.read32(bytes, table + 4 * n), at >= table + 4 * entryCount,
                   let tn = CompiledMapping.read32(bytes, at), bytes.count - (at + 4) >= tn,
                   let en = CompiledMapping.read32(bytes, at + 4 + tn), bytes.count - (at + 8 + tn) >= en else { return nil }
-            return (bytes[(at + 4)..<(at + 4 + tn)], bytes[(at + 8 + tn)..<(at + 8 + tn + en)])
+            return Record(token: bytes[(at + 4)..<(at + 4 + tn)], entry: bytes[(at + 8 + tn)..<(at + 8 + tn + en)])
         }
     }
 

@@ -315,6 +315,21 @@ extension JSON {
 }
 
 /// Judges an action against every trust layer; the strictest decision stands.
+/// What one layer made of a command: its action (by its own mapping) and decision.
+/// (A struct, not a tuple: a tuple's metadata is built at run time on first
+/// use, and converting between labelled and unlabelled arrays of them copies.)
+public struct LayerJudgement: Sendable {
+    public var layer: String
+    public var action: Action
+    public var decision: Decision
+
+    public init(layer: String, action: Action, decision: Decision) {
+        self.layer = layer
+        self.action = action
+        self.decision = decision
+    }
+}
+
 public struct LayeredPolicy: Sendable {
     public struct Layer: Sendable {
         public var name: String
@@ -335,8 +350,8 @@ public struct LayeredPolicy: Sendable {
     public func judge(
         _ command: CommandMapping.Command, builtinMapping: [CommandMapping.Entry],
         agent: String?, callerParams: JSONObject, at now: Instant, traced: Bool = true
-    ) throws(EvaluationError) -> [(layer: String, action: Action, decision: Decision)] {
-        var results: [(String, Action, Decision)] = []
+    ) throws(EvaluationError) -> [LayerJudgement] {
+        var results: [LayerJudgement] = []
         var trustedEntries: [CommandMapping.Entry] = []
         for layer in layers {
             // Most layers map nothing of their own: then the built-in list is
@@ -345,7 +360,7 @@ public struct LayeredPolicy: Sendable {
                 ? builtinMapping : layer.policy.commands + trustedEntries + builtinMapping
             let (action, _) = CommandMapping.action(for: command, entries: entries, agent: agent, callerParams: callerParams)
             let d = try Evaluator.evaluate(action, policy: layer.policy, at: now, layer: layer.name, traced: traced)
-            results.append((layer.name, action, d))
+            results.append(LayerJudgement(layer: layer.name, action: action, decision: d))
             trustedEntries += layer.policy.commands
         }
         return results

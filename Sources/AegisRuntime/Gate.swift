@@ -74,7 +74,7 @@ public enum GateError: Error, Sendable {
 public struct Judgement: Sendable {
     public var action: Action
     public var decision: Decision
-    public var perLayer: [(layer: String, action: Action, decision: Decision)]
+    public var perLayer: [LayerJudgement]
     public var sandbox: EffectiveSandbox
     /// Shell mode: the command in the string whose decision stood.
     public var decidingArgv: [[UInt8]]? = nil
@@ -114,7 +114,7 @@ public enum Gate {
         } catch {
             throw .builtinMapping(error)
         }
-        let results: [(layer: String, action: Action, decision: Decision)]
+        let results: [LayerJudgement]
         do {
             results = try policy.layered.judge(command, builtinMapping: builtin, agent: agent, callerParams: callerParams, at: now,
                                                traced: traced)

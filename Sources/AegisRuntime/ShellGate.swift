@@ -110,7 +110,7 @@ public enum ShellGate {
             type: nothingRuns ? "shell.none" : unanalyzableType, target: why,
             params: JSONObject([("argv", .array(argv.map { .string(String(decoding: $0, as: UTF8.self)) })), ("cwd", .string(cwd))]),
             agent: agent)
-        var perLayer: [(layer: String, action: Action, decision: Decision)] = []
+        var perLayer: [LayerJudgement] = []
         for layer in policy.layered.layers {
             var d: Decision
             do {
@@ -123,7 +123,7 @@ public enum ShellGate {
             } else if d.approval < .approve {
                 d.approval = .approve
             }
-            perLayer.append((layer.name, action, d))
+            perLayer.append(LayerJudgement(layer: layer.name, action: action, decision: d))
         }
         let combined = perLayer.dropFirst().reduce(perLayer[0].decision) { $0.stricter($1.decision) }
         let sandbox: EffectiveSandbox

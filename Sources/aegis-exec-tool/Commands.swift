@@ -296,8 +296,8 @@ struct Explain: ParsableCommand {
         }
         print("command:  \(ShellQuote.command(argv))")
         print("program:  \(resolved?.path ?? "(not found)")")
-        for (layer, action, _) in judgement.perLayer {
-            print("action:   \(action.type) \(action.target)   [\(layer) layer's mapping]")
+        for j in judgement.perLayer {
+            print("action:   \(j.action.type) \(j.action.target)   [\(j.layer) layer's mapping]")
         }
         print("params:   \(JSON.object(judgement.action.params).serialized)")
         print("rules:")

@@ -43,6 +43,21 @@ import Testing
         return try! fd.stat()
     }
 
+    /// Entry names are what they always were: sixteen hex digits per hash.
+    @Test func namesAreSixteenLowerCaseHexDigits() {
+        #expect(PolicyCache.hex(0) == "0000000000000000")
+        #expect(PolicyCache.hex(0xDEAD_BEEF) == "00000000deadbeef")
+        #expect(PolicyCache.hex(UInt64.max) == "ffffffffffffffff")
+        for _ in 0..<200 {
+            let v = UInt64.random(in: 0...UInt64.max) >> UInt64.random(in: 0...63)
+            let s = String(v, radix: 16)
+            #expect(PolicyCache.hex(v) == String(repeating: "0", count: 16 - s.count) + s)
+        }
+        #expect(PolicyCache.components("/root/.cache//aegis/policies/") == ["root", ".cache", "aegis", "policies"])
+        #expect(PolicyCache.components("/").isEmpty && PolicyCache.components("").isEmpty)
+        #expect(PolicyCache.components("/tmp/é x/y") == ["tmp", "é x", "y"])
+    }
+
     @Test func everyShippedPolicyRoundTripsAndKeepsItsExamples() throws {
         let files = try shippedPolicies()
         #expect(files.count >= 12)

@@ -54,7 +54,7 @@ public struct PolicyCache: Sendable {
             return dir
         }
         guard var dir = try? FileDescriptor.open("/", O_RDONLY | O_DIRECTORY) else { return nil }
-        let comps = directory.split(separator: "/").map(String.init)
+        let comps = PolicyCache.components(directory)
         for (i, comp) in comps.enumerated() {
             let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
             var next: FileDescriptor?
@@ -172,6 +172,18 @@ public struct PolicyCache: Sendable {
         return hex(fnv(Array(real.utf8)))
     }
 
+    /// A path's non-empty components, split on "/" byte by byte.
+    static func components(_ path: String) -> [String] {
+        var out: [String] = []
+        var start = path.utf8.startIndex
+        for i in path.utf8.indices where path.utf8[i] == UInt8(ascii: "/") {
+            if i > start { out.append(String(path[start..<i])) }
+            start = path.utf8.index(after: i)
+        }
+        if start < path.utf8.endIndex { out.append(String(path[start...])) }
+        return out
+    }
+
     static func fnv(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
@@ -195,9 +207,14 @@ public struct PolicyCache: Sendable {
         }
     }
 
+    /// Sixteen lower-case hex digits. (Written out: the standard library's
+    /// generic radix conversion costs a short process its first use.)
     static func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 16 - s.utf8.count)) + s
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 16) { buf in
+            for i in 0..<16 { buf[i] = digits.utf8Start[Int((v >> (60 - 4 * UInt64(i))) & 0xF)] }
+            return 16
+        }
     }
 
     /// Device, inode, size, modification time and build id of the running

@@ -49,6 +49,18 @@ func homeDirectory(_ env: Environment) -> String? {
     return nil
 }
 
+/// An approver endpoint and the layer whose file names it. (A struct: an
+/// optional tuple's metadata is built at run time on first use.)
+public struct ApproverInLayer: Sendable {
+    public var settings: ApproverSettings
+    public var layer: String
+
+    public init(settings: ApproverSettings, layer: String) {
+        self.settings = settings
+        self.layer = layer
+    }
+}
+
 public struct LoadedPolicy: Sendable {
     public var layered: LayeredPolicy
     public var files: [PolicyFile]
@@ -59,7 +71,7 @@ public struct LoadedPolicy: Sendable {
     /// The approver endpoint and the layer whose file names it: the most
     /// trusted layer that sets one. It may answer only for approvals that
     /// layer or a less trusted one asks for (see `approverMayAnswer`).
-    public var approver: (settings: ApproverSettings, layer: String)?
+    public var approver: ApproverInLayer?
     /// The prompt's timeout from the most trusted file that sets one; the
     /// shortest `remember` any file sets, since a longer one only loosens.
     public var prompt: PromptSettings
@@ -99,14 +111,14 @@ public enum PolicyFiles {
         var layers: [LayeredPolicy.Layer] = []
         var files: [PolicyFile] = []
         var errors: [Diagnostic] = []
-        var approver: (settings: ApproverSettings, layer: String)?
+        var approver: ApproverInLayer?
         var prompt: PromptSettings?
         var remember: Int?
 
         func addLayer(_ name: String, _ layerFiles: [PolicyFile]) {
             guard !layerFiles.isEmpty else { return }
             for f in layerFiles {
-                if approver == nil, let a = f.approver { approver = (a, name) }
+                if approver == nil, let a = f.approver { approver = ApproverInLayer(settings: a, layer: name) }
                 if let p = f.prompt {
                     if prompt == nil { prompt = p }
                     remember = min(remember ?? p.rememberMinutes, p.rememberMinutes)
