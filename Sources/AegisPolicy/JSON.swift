@@ -163,40 +163,50 @@ extension JSON {
         bytes.append(0x22)
     }
 
-    static func hex4(_ v: UInt16) -> String {
-        let digits = Array("0123456789abcdef")
-        return String([digits[Int(v >> 12) & 15], digits[Int(v >> 8) & 15], digits[Int(v >> 4) & 15], digits[Int(v) & 15]])
-    }
-
     /// A JSON string literal for raw bytes: valid UTF-8 reads as itself; each byte
     /// that is not valid UTF-8 becomes a lone surrogate escape `\udcXX` (the
     /// convention of Python's `surrogateescape`), so the exact bytes can be recovered.
-    public static func byteStringLiteral(_ bytes: some Collection<UInt8>) -> String {
-        var out = "\""
-        var plain: [UInt8] = []
-        func flushPlain() {
-            if plain.isEmpty { return }
-            let s = String(decoding: plain, as: UTF8.self)
-            var lit = ""
-            writeString(s, to: &lit)
-            out += lit.dropFirst().dropLast()
-            plain.removeAll(keepingCapacity: true)
-        }
-        let b = Array(bytes)
+    public static func byteStringLiteral(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        appendByteStringLiteral(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `byteStringLiteral`, appended as bytes. Byte by byte, with the escapes
+    /// of `appendString` (what needs escaping is all ASCII): no generic
+    /// collection or Character work, which a short process pays for on first use.
+    public static func appendByteStringLiteral(_ bytes: [UInt8], to out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        out.reserveCapacity(out.count + bytes.count + 2)
+        out.append(0x22)
         var i = 0
-        while i < b.count {
-            let n = UTF8Validation.validSequenceLength(b, at: i)
-            if n > 0 {
-                plain.append(contentsOf: b[i..<i + n])
-                i += n
-            } else {
-                flushPlain()
-                out += "\\udc" + String(hex4(UInt16(b[i])).suffix(2))
+        while i < bytes.count {
+            let n = UTF8Validation.validSequenceLength(bytes, at: i)
+            if n == 0 {
+                let b = bytes[i]
+                out += [0x5C, 0x75, 0x64, 0x63, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]]  // \udcXX
                 i += 1
+                continue
             }
+            if n > 1 {
+                out += bytes[i..<i + n]
+                i += n
+                continue
+            }
+            let b = bytes[i]
+            switch b {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            case _ where b < 0x20 || b == 0x7F:
+                out += [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]]
+            default: out.append(b)
+            }
+            i += 1
         }
-        flushPlain()
-        return out + "\""
+        out.append(0x22)
     }
 }
 

@@ -396,12 +396,13 @@ public enum Gate {
 
     /// The exact argument bytes as a JSON list (invalid UTF-8 as \udcXX escapes).
     public static func argvJSON(_ argv: [[UInt8]]) -> String {
-        var out = "["
-        for (i, arg) in argv.enumerated() {
-            if i > 0 { out += "," }
-            out += JSON.byteStringLiteral(arg)
+        var out: [UInt8] = [0x5B]
+        for i in argv.indices {
+            if i > 0 { out.append(0x2C) }
+            JSON.appendByteStringLiteral(argv[i], to: &out)
         }
-        return out + "]"
+        out.append(0x5D)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The session an invocation belongs to: `AEGIS_SESSION` if set, else the

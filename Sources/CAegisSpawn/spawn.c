@@ -6,11 +6,13 @@
 //   2. (nothing: the descriptor is close-on-exec and stays so)
 //   3. no_new_privs (with a sandbox only): required to load a filter
 //      unprivileged, and it stops a set-uid program regaining what it takes away
-//   4. load the seccomp filter, last, so that nothing aegis-exec itself does
-//      runs under it; from here on only execveat is needed
+//   4. load the seccomp filters, last, so that nothing aegis-exec itself does
+//      runs under them; from here on only execveat is needed (with
+//      interception, the filter that stops execs makes the listener)
 //   5. execveat(fd, "", argv, envp, AT_EMPTY_PATH): run the very file judged
 //      (a script: execve by the path it was found at, see aegis_spawn.h)
-//   6. on failure, report errno through the close-on-exec pipe and _exit(127)
+//   6. on failure, report errno (through the close-on-exec pipe; with
+//      interception, in the memory it shares with the gate) and _exit(127)
 // The child runs after vfork, sharing the parent's memory until it execs, so
 // it only makes system calls and never allocates. With interception it is
 // cloned instead, and the gate answers its first exec (see

@@ -37,6 +37,48 @@ import Testing
         #expect(JSON.byteStringLiteral([0xC0, 0xAF]) == #""\udcc0\udcaf""#)
     }
 
+    /// Audit rows keep argv in this form: on any bytes, valid runs are
+    /// escaped as strings are and each other byte is `\udcXX`, and every
+    /// byte is there. (The first form trimmed the quotes off a run's literal
+    /// by Character, and so also dropped a combining mark that began a run,
+    /// or a prepended mark that ended one.)
+    @Test func byteLiteralsKeepEveryByte() {
+        // Compared as bytes: String's == would call canonically equivalent text equal.
+        func bytes(_ b: [UInt8]) -> [UInt8] { Array(JSON.byteStringLiteral(b).utf8) }
+        #expect(bytes([0xCC, 0x81, 0x61]) == [0x22, 0xCC, 0x81, 0x61, 0x22])  // a combining acute first
+        #expect(bytes([0xFF, 0xD9, 0x9D]) == Array(#""\udcff"#.utf8) + [0xD9, 0x9D, 0x22])
+        #expect(bytes([0x61, 0xD8, 0x85]) == [0x22, 0x61, 0xD8, 0x85, 0x22])  // a prepended mark last
+        func reference(_ b: [UInt8]) -> String {
+            var out = "\"", plain: [UInt8] = []
+            func flush() {
+                guard !plain.isEmpty else { return }
+                var lit: [UInt8] = []
+                JSON.appendString(String(decoding: plain, as: UTF8.self), to: &lit)
+                out += String(decoding: lit.dropFirst().dropLast(), as: UTF8.self)
+                plain = []
+            }
+            var i = 0
+            while i < b.count {
+                let n = UTF8Validation.validSequenceLength(b, at: i)
+                if n > 0 { plain += b[i..<i + n]; i += n } else {
+                    flush()
+                    let h = String(b[i], radix: 16)
+                    out += "\\udc" + (h.count == 1 ? "0" + h : h)
+                    i += 1
+                }
+            }
+            flush()
+            return out + "\""
+        }
+        let pieces: [[UInt8]] = [[0x22], [0x5C], [0x0A], [0x01], [0x7F], [0x80], [0xFF], [0xC3, 0xA9], [0xE2, 0x82, 0xAC],
+                                 [0xF0, 0x9F, 0x98, 0x80], [0xED, 0xA0, 0x80], [0xC0, 0xAF], Array("plain ascii".utf8)]
+        for _ in 0..<2000 {
+            var b: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...8) { b += Bool.random() ? pieces.randomElement()! : [UInt8.random(in: 0...255)] }
+            #expect(bytes(b) == Array(reference(b).utf8), "\(b)")
+        }
+    }
+
     /// Audit hashes are computed over this text: escaping must never change.
     /// The reference is the scalar-by-scalar form it was first written in.
     @Test func stringEscapingIsStable() {

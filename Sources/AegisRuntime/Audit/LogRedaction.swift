@@ -7,16 +7,24 @@ extension Redactor {
     /// values) are scrubbed of the secrets found in them; params the caller
     /// or the mapping added go through the word rules.
     public func forLog(_ action: Action, argv: [[UInt8]]) -> (action: Action, argv: [[UInt8]]) {
-        let words = argv.map { String(decoding: $0, as: UTF8.self) }
+        // Plain loops: every command runs this once, and the generic zips and
+        // maps it was written with cost a short process their first use.
+        var words: [String] = []
+        words.reserveCapacity(argv.count)
+        for a in argv { words.append(String(decoding: a, as: UTF8.self)) }
         let clean = redact(words: words)
         let fragments = Redactor.fragments(original: words, redacted: clean)
         var logged = action
         logged.target = Redactor.scrub(redact(word: action.target), fragments)
-        logged.params = JSONObject(action.params.entries.map { key, value in
-            let words = CommandMapping.reservedParams.contains(key) ? value : redact(value, key: key)
-            return (key, Redactor.scrub(words, fragments))
-        })
-        let bytes = zip(argv, zip(words, clean)).map { original, pair in pair.0 == pair.1 ? original : Array(pair.1.utf8) }
+        var params = JSONObject()
+        for entry in action.params.entries {
+            let value = CommandMapping.reservedParams.contains(entry.key) ? entry.value : redact(entry.value, key: entry.key)
+            params[entry.key] = Redactor.scrub(value, fragments)
+        }
+        logged.params = params
+        var bytes: [[UInt8]] = []
+        bytes.reserveCapacity(argv.count)
+        for i in argv.indices { bytes.append(words[i] == clean[i] ? argv[i] : Array(clean[i].utf8)) }
         return (logged, bytes)
     }
 }
