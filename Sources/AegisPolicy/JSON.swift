@@ -147,20 +147,26 @@ extension JSON {
         // Byte by byte: what needs escaping is all ASCII, and the bytes of any
         // other scalar are copied as they are (audit rows hold JSON inside
         // JSON, so this path is common too).
-        let hex: StaticString = "0123456789abcdef"
-        for b in s.utf8 {
-            switch b {
-            case 0x22: bytes += [0x5C, 0x22]
-            case 0x5C: bytes += [0x5C, 0x5C]
-            case 0x0A: bytes += [0x5C, 0x6E]
-            case 0x0D: bytes += [0x5C, 0x72]
-            case 0x09: bytes += [0x5C, 0x74]
-            case _ where b < 0x20 || b == 0x7F:
-                bytes += [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]]
-            default: bytes.append(b)
-            }
-        }
+        for b in s.utf8 { appendEscaped(b, to: &bytes) }
         bytes.append(0x22)
+    }
+
+    static let hexDigits: StaticString = "0123456789abcdef"
+
+    /// One byte of a string literal's body: quote, backslash and control
+    /// characters escaped, any other byte as it is.
+    @inline(__always)
+    static func appendEscaped(_ b: UInt8, to bytes: inout [UInt8]) {
+        switch b {
+        case 0x22: bytes += [0x5C, 0x22]
+        case 0x5C: bytes += [0x5C, 0x5C]
+        case 0x0A: bytes += [0x5C, 0x6E]
+        case 0x0D: bytes += [0x5C, 0x72]
+        case 0x09: bytes += [0x5C, 0x74]
+        case _ where b < 0x20 || b == 0x7F:
+            bytes += [0x5C, 0x75, 0x30, 0x30, hexDigits.utf8Start[Int(b >> 4)], hexDigits.utf8Start[Int(b & 15)]]
+        default: bytes.append(b)
+        }
     }
 
     /// A JSON string literal for raw bytes: valid UTF-8 reads as itself; each byte
@@ -176,7 +182,6 @@ extension JSON {
     /// of `appendString` (what needs escaping is all ASCII): no generic
     /// collection or Character work, which a short process pays for on first use.
     public static func appendByteStringLiteral(_ bytes: [UInt8], to out: inout [UInt8]) {
-        let hex: StaticString = "0123456789abcdef"
         out.reserveCapacity(out.count + bytes.count + 2)
         out.append(0x22)
         var i = 0
@@ -184,7 +189,7 @@ extension JSON {
             let n = UTF8Validation.validSequenceLength(bytes, at: i)
             if n == 0 {
                 let b = bytes[i]
-                out += [0x5C, 0x75, 0x64, 0x63, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]]  // \udcXX
+                out += [0x5C, 0x75, 0x64, 0x63, hexDigits.utf8Start[Int(b >> 4)], hexDigits.utf8Start[Int(b & 15)]]  // \udcXX
                 i += 1
                 continue
             }
@@ -193,17 +198,7 @@ extension JSON {
                 i += n
                 continue
             }
-            let b = bytes[i]
-            switch b {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
-            case _ where b < 0x20 || b == 0x7F:
-                out += [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]]
-            default: out.append(b)
-            }
+            appendEscaped(bytes[i], to: &out)
             i += 1
         }
         out.append(0x22)
