@@ -37,12 +37,14 @@ public enum Spawner {
     ) throws(SpawnError) -> Termination {
         let (pid, listener) = try start(exe, argv: argv, environment: environment, filters: filters, intercept: intercept != nil)
         var status: Int32 = -1
+        var waitErrno: Int32 = 0
         var supervisor: ExecSupervisor?
         if listener >= 0, let intercept {
             // This thread supervises until an exec in the tree needs judging;
             // only then does a thread of its own take over (a command that
             // runs nothing else never starts one).
             let waited = aegis_wait_supervised(pid, listener, &status)
+            waitErrno = errno
             if waited == 1 {
                 let s = ExecSupervisor(listener: listener, judge: intercept)
                 if s.start() {
@@ -53,14 +55,15 @@ public enum Spawner {
                     close(listener)
                 }
                 status = aegis_wait(pid)
+                waitErrno = errno
             } else {
                 close(listener)
                 if waited < 0 { status = -1 }
             }
         } else {
             status = aegis_wait(pid)
+            waitErrno = errno
         }
-        let waitErrno = errno
         supervisor?.stop()
         guard status >= 0 else { throw .system(SystemError("waitpid", errno: waitErrno)) }
         if (status & 0x7F) == 0 { return .exited((status >> 8) & 0xFF) }
