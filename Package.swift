@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(name: "aegis-bench", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy"]),
         .testTarget(name: "AegisPolicyTests", dependencies: ["AegisPolicy"]),
         .testTarget(name: "AegisConfigTests", dependencies: ["AegisConfig", "AegisPolicy"]),
-        .testTarget(name: "AegisRuntimeTests", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy", "CLibSeccomp"]),
+        .testTarget(name: "AegisRuntimeTests", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy", "CLibSeccomp", "CAegisSpawn"]),
         .testTarget(name: "EndToEndTests", dependencies: ["AegisRuntime", "AegisPolicy"]),
     ]
 )

@@ -50,21 +50,27 @@ static void supervised_set(sigset_t *set) {
     sigaddset(set, SIGCHLD);
 }
 
-// execve and execveat (and their x32 numbers) go to the supervisor; all else
-// passes. A call made in another architecture's ABI (int 0x80 on x86-64 is
-// i386, whose execve is 11) is refused: its numbers are not these.
+// execve and execveat go to the supervisor; all else passes. A call made in
+// another architecture's ABI (int 0x80 on x86-64 is i386, whose execve is
+// 11) or with an x32 number (bit 30 set: the supervisor would read its
+// 4-byte argv slots as 8-byte ones) is refused: these rules are not for them.
 static struct sock_filter notify_program[] = {
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 4, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 3, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40000000 | 520, 2, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40000000 | 545, 1, 0),
+    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 4, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execve, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_execveat, 1, 0),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 };
+
+const void *aegis_notify_program(int *count) {
+    *count = (int)(sizeof notify_program / sizeof notify_program[0]);
+    return notify_program;
+}
 
 // Linux 6.6's, not yet in every distribution's headers.
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -222,6 +228,19 @@ static int supervised_child(void *arg) {
     return 127;
 }
 
+// One notification off a listener that polled readable: 1 with *out, 0 when
+// there was none after all (or the call it was for has gone), -1 on error.
+static int notify_recv(int listener, aegis_exec_notification *out) {
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return errno == EINTR || errno == ENOENT ? 0 : -1;
+    out->id = req.id;
+    out->pid = (int)req.pid;
+    out->nr = req.data.nr;
+    for (int i = 0; i < 6; i++) out->args[i] = req.data.args[i];
+    return 1;
+}
+
 static void wait_while(volatile int *word, int value) {
     // Not errno: the child may write the shared one until it leaves.
     while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value)
@@ -244,8 +263,10 @@ pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int 
         errno = e;
         return -1;
     }
-    pid_t pid = clone(supervised_child, (char *)stack + stack_size, CLONE_VM | CLONE_FILES | CLONE_CHILD_CLEARTID | SIGCHLD,
-                      &s, NULL, NULL, &s.word);
+    // The pidfd is close-on-exec: the command never has it.
+    int pidfd = -1;
+    pid_t pid = clone(supervised_child, (char *)stack + stack_size,
+                      CLONE_VM | CLONE_FILES | CLONE_CHILD_CLEARTID | CLONE_PIDFD | SIGCHLD, &s, &pidfd, NULL, &s.word);
     if (pid < 0) {
         int e = errno;
         munmap(stack, stack_size);
@@ -263,26 +284,38 @@ pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int 
         // (The flags are the ioctl's argument itself, not a pointer to them.)
         (void)ioctl(s.listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (unsigned long)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
         // The command's own exec, judged before it started, is let through; no
-        // other process is in the tree yet. Ends when it is answered or when
-        // no process uses the filter any more (the child was killed).
-        for (;;) {
+        // other process is in the tree yet. Ends when that answer is taken,
+        // or when the child is gone (its pidfd: a dead child's filter may stay
+        // in use, and its listener quiet, until it is reaped).
+        int unanswerable = 0;
+        while (!unanswerable && __atomic_load_n(&s.word, __ATOMIC_ACQUIRE) == 2) {
+            struct pollfd fds[2] = {{s.listener, POLLIN, 0}, {pidfd, POLLIN, 0}};
+            int ready = poll(fds, pidfd >= 0 ? 2 : 1, 1000);
+            if (ready < 0 && errno != EINTR) { unanswerable = 1; continue; }
+            if (ready <= 0) continue;
+            if (pidfd >= 0 && (fds[1].revents & POLLIN)) break;  // exited first (e.g. a filter refused its exec)
+            if (fds[0].revents & (POLLHUP | POLLERR)) break;
+            if (!(fds[0].revents & POLLIN)) continue;
             aegis_exec_notification n;
-            int got = aegis_notify_receive(s.listener, -1, &n, 1000);
-            if (got < 0) {
-                // Gone, or unanswerable: closed, the listener fails a waiting
-                // exec (ENOSYS) rather than leave the child stopped for ever.
-                close(s.listener);
-                s.listener = -1;
-                break;
-            }
+            int got = notify_recv(s.listener, &n);
+            if (got < 0) { unanswerable = 1; continue; }
             if (got == 0) continue;
-            if (n.pid == pid) {
-                (void)aegis_notify_respond(s.listener, n.id, 1, 0);
-                break;
+            if (n.pid != pid) {
+                (void)aegis_notify_respond(s.listener, n.id, 0, EPERM);
+                continue;
             }
-            (void)aegis_notify_respond(s.listener, n.id, 0, EPERM);
+            // Refused when the call has gone meanwhile (the child stopped, or
+            // its exec restarted): its new notification comes round again.
+            if (aegis_notify_respond(s.listener, n.id, 1, 0) == 0) break;
+        }
+        if (unanswerable) {
+            // Closed, the listener fails a waiting exec (ENOSYS) rather than
+            // leave the child stopped for ever.
+            close(s.listener);
+            s.listener = -1;
         }
     }
+    if (pidfd >= 0) close(pidfd);
     // Until the kernel says the child has exec'd (or exited), it may still be
     // on its stack and reading the request.
     wait_while(&s.word, 2);
@@ -353,14 +386,7 @@ int aegis_notify_receive(int listener, int wake_fd, aegis_exec_notification *out
     if (n < 0) return errno == EINTR ? 0 : -1;
     if (n == 0 || (fds[1].revents & POLLIN)) return 0;
     if (fds[0].revents & (POLLHUP | POLLERR)) { errno = ENOENT; return -1; }
-    struct seccomp_notif req;
-    memset(&req, 0, sizeof req);
-    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return errno == EINTR || errno == ENOENT ? 0 : -1;
-    out->id = req.id;
-    out->pid = (int)req.pid;
-    out->nr = req.data.nr;
-    for (int i = 0; i < 6; i++) out->args[i] = req.data.args[i];
-    return 1;
+    return notify_recv(listener, out);
 }
 
 int aegis_notify_id_valid(int listener, unsigned long long id) {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import CLibSeccomp
+import CAegisSpawn
 @testable import AegisPolicy
 @testable import AegisRuntime
 
@@ -191,6 +192,30 @@ import CLibSeccomp
         #expect(Self.run(p, Input(nr: execs[1], arch: Self.x86_64)) == eperm)
         #expect(Self.run(p, Input(nr: execs[0], arch: Self.x86_64)) == notify)
         #expect(Self.run(p, Input(nr: 11, arch: Self.i386)) == eperm)
+    }
+
+    /// The separate notification filter (a gate that may be nested, or a
+    /// sandbox with no built-in filter): the two execs stop for the
+    /// supervisor, every other native call passes, and other ABIs, x32
+    /// numbers included, are refused (the supervisor reads 8-byte argv slots).
+    @Test func theSeparateNotificationFilterStopsExecsAndRefusesOtherABIs() {
+        var count: Int32 = 0
+        let raw = aegis_notify_program(&count)!
+        let p = Array(UnsafeRawBufferPointer(start: raw, count: Int(count) * 8))
+        let notify: UInt32 = 0x7FC0_0000, eperm: UInt32 = 0x0005_0000 | UInt32(EPERM), allow: UInt32 = 0x7FFF_0000
+        for input in Self.inputs() {
+            let expected: UInt32
+            if input.arch != Self.x86_64 || input.nr >= 0x4000_0000 {
+                expected = eperm
+            } else if input.nr == UInt32(aegis_nr_execve) || input.nr == UInt32(aegis_nr_execveat) {
+                expected = notify
+            } else {
+                expected = allow
+            }
+            #expect(Self.run(p, input) == expected, "nr \(input.nr) arch \(String(input.arch, radix: 16))")
+        }
+        #expect(Self.run(p, Input(nr: 0x4000_0000 + 520, arch: Self.x86_64)) == eperm)  // x32 execve
+        #expect(Self.run(p, Input(nr: 0x4000_0000 + 545, arch: Self.x86_64)) == eperm)  // x32 execveat
     }
 
     /// The default profile's filter is written out in the source; it must be

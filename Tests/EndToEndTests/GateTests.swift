@@ -176,6 +176,23 @@ import Testing
         #expect(s.sql("select result_status, exit_status from audit_log") == ["not_executable|126"])
     }
 
+    /// A sandbox that refuses the very call the gate execs with stops the
+    /// command at once with the reason (126), supervised or not; the gate
+    /// does not wait on an exec that will never come.
+    @Test(arguments: ["", "intercept: false"])
+    func aSandboxThatRefusesTheExecItselfIs126AtOnce(_ extra: String) {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: auto, sandbox: { deny: [execve, execveat]\(extra.isEmpty ? "" : ", " + extra) } }\nrules: []\n")
+        let script = s.write("hello.sh", "#!/bin/sh\necho hello\n", mode: 0o755)
+        for argv in [["/bin/echo", "hi"], [script]] {
+            let r = s.run((["--policy", p, "--"] + argv).map { Array($0.utf8) })
+            #expect(r.status == 126, "\(argv): \(r.stderr)")
+            #expect(r.stderr.contains("Operation not permitted"), "\(r.stderr)")
+            #expect(r.stdout.isEmpty)
+        }
+        #expect(s.sql("select result_status, exit_status from audit_log") == ["not_executable|126", "not_executable|126"])
+    }
+
     @Test func scriptsRunThroughTheOpenedDescriptor() {
         let s = Sandbox()
         let p = s.policy("rules:\n  - name: all\n    approval: auto\n")

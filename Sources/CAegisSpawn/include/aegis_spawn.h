@@ -76,6 +76,9 @@ int aegis_notify_id_valid(int listener, unsigned long long id);
 /// Lets the exec proceed (allow) or fails it with `error`.
 int aegis_notify_respond(int listener, unsigned long long id, int allow, int error);
 
+/// The separate notification filter (struct sock_filter[*count]), for tests.
+const void *aegis_notify_program(int *count);
+
 /// System call numbers the notification carries.
 extern const int aegis_nr_execve;
 extern const int aegis_nr_execveat;
