@@ -37,7 +37,9 @@ public struct NestedExec: Sendable {
 }
 
 /// The supervisor of a command run with interception: a thread that answers
-/// the kernel's notifications for every execve/execveat in the tree.
+/// the kernel's notifications for every execve/execveat in the tree, started
+/// when the first of them waits (the gate's own thread lets the command's
+/// first exec through and watches until then: aegis_spawn_supervised).
 ///
 /// MUST: an exec whose arguments cannot be read is refused (EPERM).
 /// MUST: the notification id is re-validated after the arguments are read,
