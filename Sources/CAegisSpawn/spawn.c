@@ -50,6 +50,16 @@ static void supervised_set(sigset_t *set) {
     sigaddset(set, SIGCHLD);
 }
 
+// A signal the supervisor got, passed on to the command. The terminal
+// signals the whole foreground group, so the command already has those.
+// Whatever a process sent (kill(1), a timeout, an agent's terminate()) is
+// forwarded, unless the command sent it itself: a group-wide kill reaching
+// the command twice is harmless, a missed one hangs. SIGCHLD only wakes the wait.
+static void forward(pid_t pid, int sig, int code, pid_t from) {
+    if (sig == SIGCHLD || code == SI_KERNEL || from == pid) return;
+    kill(pid, sig);
+}
+
 // execve and execveat go to the supervisor; all else passes. A call made in
 // another architecture's ABI (int 0x80 on x86-64 is i386, whose execve is
 // 11) or with an x32 number (bit 30 set: the supervisor would read its
@@ -370,11 +380,7 @@ int aegis_wait_supervised(pid_t pid, int listener, int *status) {
         if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo info;
             while (read(sfd, &info, sizeof info) == (ssize_t)sizeof info) {
-                int sig = (int)info.ssi_signo;
-                // As aegis_wait: the terminal's signals reached the command
-                // already, and what it sent itself is not sent back.
-                if (sig == SIGCHLD || info.ssi_code == SI_KERNEL || (pid_t)info.ssi_pid == pid) continue;
-                kill(pid, sig);
+                forward(pid, (int)info.ssi_signo, info.ssi_code, (pid_t)info.ssi_pid);
             }
         }
     }
@@ -416,13 +422,7 @@ int aegis_wait(pid_t pid) {
         if (r < 0 && errno != EINTR) return -1;
         siginfo_t info;
         int sig = sigwaitinfo(&set, &info);
-        if (sig < 0 || sig == SIGCHLD) continue;
-        // The terminal signals the whole foreground group, so the command already
-        // has it. Whatever a process sent (kill(1), a timeout, an agent's
-        // terminate()) is forwarded, unless the command sent it itself: a
-        // group-wide kill reaching the command twice is harmless, a missed one hangs.
-        if (info.si_code == SI_KERNEL || info.si_pid == pid) continue;
-        kill(pid, sig);
+        if (sig >= 0) forward(pid, sig, info.si_code, info.si_pid);
     }
 }
 

@@ -105,7 +105,7 @@ public enum Spawner {
                             exec_fd: exe.descriptor.raw, script_path: scriptPath,
                             argv: UnsafePointer(a.baseAddress!), envp: UnsafePointer(e.baseAddress!),
                             filters: UnsafePointer(fp.baseAddress), filter_lens: UnsafePointer(lp.baseAddress),
-                            filter_count: Int32(filters.count), intercept: intercept ? 1 : 0,
+                            filter_count: Int32(filters.count),
                             listener_filter: intercept ? Int32(filters.firstIndex { $0.notifiesExecs } ?? -1) : -1,
                             outer_supervised: mayBeSupervisedFromAbove ? 1 : 0)
                         if intercept { return aegis_spawn_supervised(&req, &listener, &childErrno) }

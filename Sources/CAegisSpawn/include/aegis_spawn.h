@@ -19,12 +19,10 @@ typedef struct {
     const void *const *filters;
     const unsigned short *filter_lens;
     int filter_count;
-    /// Load, last, a user-notification filter on execve/execveat whose
-    /// listener the supervisor reads (aegis_spawn_supervised only).
-    int intercept;
-    /// Which of `filters` already stops execve/execveat for the supervisor
-    /// (loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER, it makes the listener
-    /// and no filter is added), or -1.
+    /// aegis_spawn_supervised only: which of `filters` already stops
+    /// execve/execveat for the supervisor (loaded with
+    /// SECCOMP_FILTER_FLAG_NEW_LISTENER, it makes the listener), or -1 to
+    /// load, last, a notification filter of its own.
     int listener_filter;
     /// The gate runs inside a gated command, whose supervisor already has the
     /// tree's one listener: EBUSY then means "judged from above". Otherwise
