@@ -132,22 +132,33 @@ extension JSON {
     }
 
     static func needsNoEscaping(_ s: String) -> Bool {
-        s.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C && $0 != 0x7F }
+        var s = s
+        return s.withUTF8 { u in u.allSatisfy { !needsEscape($0) } }
     }
+
+    @inline(__always)
+    static func needsEscape(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F }
 
     /// The string literal `writeString` writes, as bytes (for text that is
     /// hashed, not kept: the audit chain's canonical rows).
     public static func appendString(_ s: String, to bytes: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { appendStringLiteral($0, to: &bytes) }
+    }
+
+    /// Runs that need no escaping are copied whole; what needs escaping is all
+    /// ASCII, and the bytes of any other scalar are copied as they are (audit
+    /// rows hold JSON inside JSON, so escapes are common too).
+    static func appendStringLiteral(_ u: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        bytes.reserveCapacity(bytes.count + u.count + 2)
         bytes.append(0x22)
-        if needsNoEscaping(s) {
-            bytes += s.utf8
-            bytes.append(0x22)
-            return
+        var run = 0
+        for i in 0..<u.count where needsEscape(u[i]) {
+            if run < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<i])) }
+            appendEscaped(u[i], to: &bytes)
+            run = i + 1
         }
-        // Byte by byte: what needs escaping is all ASCII, and the bytes of any
-        // other scalar are copied as they are (audit rows hold JSON inside
-        // JSON, so this path is common too).
-        for b in s.utf8 { appendEscaped(b, to: &bytes) }
+        if run < u.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run...])) }
         bytes.append(0x22)
     }
 
@@ -157,14 +168,16 @@ extension JSON {
     /// characters escaped, any other byte as it is.
     @inline(__always)
     static func appendEscaped(_ b: UInt8, to bytes: inout [UInt8]) {
+        // One append per byte: an array literal per escape would allocate.
         switch b {
-        case 0x22: bytes += [0x5C, 0x22]
-        case 0x5C: bytes += [0x5C, 0x5C]
-        case 0x0A: bytes += [0x5C, 0x6E]
-        case 0x0D: bytes += [0x5C, 0x72]
-        case 0x09: bytes += [0x5C, 0x74]
+        case 0x22, 0x5C: bytes.append(0x5C); bytes.append(b)
+        case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
+        case 0x0D: bytes.append(0x5C); bytes.append(0x72)
+        case 0x09: bytes.append(0x5C); bytes.append(0x74)
         case _ where b < 0x20 || b == 0x7F:
-            bytes += [0x5C, 0x75, 0x30, 0x30, hexDigits.utf8Start[Int(b >> 4)], hexDigits.utf8Start[Int(b & 15)]]
+            bytes.append(0x5C); bytes.append(0x75); bytes.append(0x30); bytes.append(0x30)
+            bytes.append(hexDigits.utf8Start[Int(b >> 4)])
+            bytes.append(hexDigits.utf8Start[Int(b & 15)])
         default: bytes.append(b)
         }
     }
@@ -209,6 +222,10 @@ public enum UTF8Validation {
     /// Length of the valid UTF-8 sequence starting at `i`, or 0 if the byte there
     /// does not start one (overlong forms and surrogates are invalid).
     static func validSequenceLength(_ b: [UInt8], at i: Int) -> Int {
+        b.withUnsafeBufferPointer { validSequenceLength($0, at: i) }
+    }
+
+    static func validSequenceLength(_ b: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
         let c = b[i]
         if c < 0x80 { return 1 }
         func cont(_ j: Int) -> Bool { j < b.count && b[j] & 0xC0 == 0x80 }
@@ -228,14 +245,20 @@ public enum UTF8Validation {
         return 0
     }
 
-    public static func isValid(_ b: [UInt8]) -> Bool {
-        var i = 0
-        while i < b.count {
-            let n = validSequenceLength(b, at: i)
-            if n == 0 { return false }
-            i += n
+    public static func isValid(_ b: [UInt8]) -> Bool { isValid(b[...]) }
+
+    public static func isValid(_ b: ArraySlice<UInt8>) -> Bool {
+        b.withUnsafeBufferPointer { u in
+            var i = 0
+            while i < u.count {
+                // ASCII, the common case, a byte at a time without the full check.
+                if u[i] < 0x80 { i += 1; continue }
+                let n = validSequenceLength(u, at: i)
+                if n == 0 { return false }
+                i += n
+            }
+            return true
         }
-        return true
     }
 }
 
@@ -250,7 +273,12 @@ extension JSON {
     /// Parses RFC 8259 JSON. Integers that fit in 64 bits stay integers.
     /// Nesting is limited so hostile input cannot exhaust the stack.
     public static func parse(_ text: String, maxDepth: Int = 64) throws(JSONParseError) -> JSON {
-        var p = JSONParser(bytes: Array(text.utf8), maxDepth: maxDepth)
+        try parse(bytes: Array(text.utf8), maxDepth: maxDepth)
+    }
+
+    /// `parse`, of UTF-8 bytes (invalid UTF-8 in a string is an error).
+    public static func parse(bytes: [UInt8], maxDepth: Int = 64) throws(JSONParseError) -> JSON {
+        var p = JSONParser(bytes: bytes, maxDepth: maxDepth)
         p.skipSpace()
         let v = try p.value(depth: 0)
         p.skipSpace()
@@ -272,13 +300,18 @@ struct JSONParser {
     func fail(_ m: String) -> JSONParseError { JSONParseError(offset: i, message: m) }
 
     mutating func skipSpace() {
-        while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            default: return
+            }
+        }
     }
 
-    mutating func expect(_ word: String) throws(JSONParseError) {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("invalid literal") }
-        i += w.count
+    mutating func expect(_ word: StaticString) throws(JSONParseError) {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count, (0..<n).allSatisfy({ bytes[i + $0] == word.utf8Start[$0] }) else { throw fail("invalid literal") }
+        i += n
     }
 
     mutating func value(depth: Int) throws(JSONParseError) -> JSON {
@@ -360,7 +393,19 @@ struct JSONParser {
 
     mutating func string() throws(JSONParseError) -> String {
         i += 1  // opening quote
-        var out: [UInt8] = []
+        let start = i
+        // Most strings have no escapes: taken whole from the input.
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
+                i += 1
+                guard UTF8Validation.isValid(bytes[start..<(i - 1)]) else { throw fail("invalid UTF-8 in string") }
+                return String(decoding: bytes[start..<(i - 1)], as: UTF8.self)
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { break }
+            i += 1
+        }
+        var out = Array(bytes[start..<i])
         while true {
             guard i < bytes.count else { throw fail("unterminated string") }
             let c = bytes[i]

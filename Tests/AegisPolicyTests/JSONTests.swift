@@ -81,7 +81,7 @@ import Testing
 
     /// Audit hashes are computed over this text: escaping must never change.
     /// The reference is the scalar-by-scalar form it was first written in.
-    @Test func stringEscapingIsStable() {
+    @Test func stringEscapingIsStable() throws {
         func reference(_ s: String) -> String {
             var out = "\""
             for u in s.unicodeScalars {
@@ -101,6 +101,23 @@ import Testing
         samples += ["plain", "a\"b\\c", "é\u{1}\u{7F}ü", "e\u{301}\n\t\r", "🙂\"🙂", "\u{2028}\u{FEFF}", #"{"argv":["rm","-rf"]}"#, ""]
         for s in samples {
             #expect(JSON.string(s).serialized == reference(s), "\(Array(s.utf8))")
+            // The byte writer the audit records use, compared as bytes, inside other text too.
+            var bytes: [UInt8] = [0x5B]
+            JSON.appendString(s, to: &bytes)
+            #expect(bytes == [0x5B] + Array(reference(s).utf8), "\(Array(s.utf8))")
+            // And read back, from text and from bytes alike.
+            #expect(try JSON.parse(reference(s)) == .string(s))
+            #expect(try JSON.parse(bytes: Array(reference(s).utf8)) == .string(s))
+        }
+    }
+
+    @Test func stringsReadFromBytesMustBeUTF8() throws {
+        #expect(try JSON.parse(bytes: Array(#"["é", "a\u00e9b", "\ud83d\ude42x"]"#.utf8))
+                == .array([.string("é"), .string("aéb"), .string("🙂x")]))
+        // Invalid UTF-8 in a string, with escapes and without, and a surrogate written as bytes.
+        for bad: [UInt8] in [[0x22, 0x61, 0xFF, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22],
+                             [0x22, 0x61, 0x0A, 0x22], [0x22, 0x61, 0x62]] {
+            #expect(throws: JSONParseError.self, "\(bad)") { try JSON.parse(bytes: bad) }
         }
     }
 

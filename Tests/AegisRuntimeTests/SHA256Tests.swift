@@ -57,7 +57,10 @@ import Testing
                 portable.update(bytes[i..<(i + step)])
                 i += step
             }
-            #expect(fast.finalize() == portable.finalize(), "length \(n)")
+            let digest = fast.finalize()
+            #expect(digest == portable.finalize(), "length \(n)")
+            // And fed in pieces, the digest of the bytes whole.
+            #expect(SHA256.hex(digest) == SHA256.hexDigest(bytes), "length \(n)")
         }
         #expect(SHA256.hex({ var p = SHA256(portable: true); p.update(Array("abc".utf8)); return p.finalize() }())
                 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")

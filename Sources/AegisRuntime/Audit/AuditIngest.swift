@@ -227,6 +227,8 @@ extension AuditStore {
         var nextID: Int64
         var mayRepeat: Bool
         var rows: [String: (id: Int64, hash: String?)] = [:]
+        /// Rows of earlier batches, looked up by record id.
+        var found: [String: (id: Int64, hash: String?)] = [:]
     }
 
     /// A spool line's JSON, read.
@@ -244,7 +246,9 @@ extension AuditStore {
         }
 
         init(_ body: ArraySlice<UInt8>) throws(IngestProblem) {
-            guard case .object(let o)? = try? JSON.parse(String(decoding: body, as: UTF8.self)) else {
+            // From the bytes; a line that is not UTF-8 is read as it was before (repaired), and its hash reports it.
+            let parsed = (try? JSON.parse(bytes: Array(body))) ?? (try? JSON.parse(String(decoding: body, as: UTF8.self)))
+            guard case .object(let o)? = parsed else {
                 throw IngestProblem(message: "a record that is not JSON was dropped")
             }
             func text(_ k: String) throws(IngestProblem) -> String? {
@@ -296,8 +300,11 @@ extension AuditStore {
     /// many spool records that moved.
     func apply(_ record: SpoolRecord, outcome: Outcome?, _ state: inout IngestState) throws -> Int {
         func row(_ id: String) throws(SQLiteError) -> (id: Int64, hash: String?)? {
-            if let r = state.rows[id] { return r }
-            return try rowForRecord(id)
+            if let r = state.rows[id] ?? state.found[id] { return r }
+            // Kept for the batch: a command's nested execs all name its row as their parent.
+            let r = try rowForRecord(id)
+            if let r { state.found[id] = r }
+            return r
         }
         switch record {
         case .decision(let d):

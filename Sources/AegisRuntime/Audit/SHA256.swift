@@ -9,10 +9,14 @@ public struct SHA256 {
     static let hardware = aegis_sha256_hardware() == 1
     private let useHardware: Bool
 
-    private var h: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
-    private var buffer: [UInt8] = []
+    // Fixed-size state, no arrays: a digest allocates nothing but its result
+    // (every audit record is hashed three or four times on its way).
+    private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
+    )
+    /// The partial block: `buffered` bytes of 64.
+    private var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var buffered = 0
     private var length: UInt64 = 0
 
     private static let k: [UInt32] = [
@@ -38,50 +42,73 @@ public struct SHA256 {
         data.withUnsafeBufferPointer { update(buffer: $0) }
     }
 
-    /// Whole blocks are compressed straight from the caller's bytes; only a
-    /// partial block is copied (every audit row is hashed, twice).
-    private mutating func update(buffer p: UnsafeBufferPointer<UInt8>) {
-        guard let base = p.baseAddress else { return }
-        length &+= UInt64(p.count)
-        var i = 0
-        if !buffer.isEmpty {
-            let take = min(64 - buffer.count, p.count)
-            buffer.append(contentsOf: p[0..<take])
-            i = take
-            if buffer.count == 64 {
-                let block = buffer
-                block.withUnsafeBufferPointer { b in
-                    if useHardware { h.withUnsafeMutableBufferPointer { aegis_sha256_blocks($0.baseAddress!, b.baseAddress!, 1) } }
-                    else { compress(b.baseAddress!) }
-                }
-                buffer.removeAll(keepingCapacity: true)
+    /// Compresses whole blocks into the state.
+    private mutating func compress(_ data: UnsafePointer<UInt8>, blocks: Int) {
+        let hardware = useHardware
+        withUnsafeMutableBytes(of: &h) { raw in
+            let state = raw.baseAddress!.assumingMemoryBound(to: UInt32.self)
+            if hardware {
+                aegis_sha256_blocks(state, data, blocks)
+            } else {
+                for b in 0..<blocks { SHA256.compress(state, data + 64 * b) }
             }
         }
+    }
+
+    /// Whole blocks are compressed straight from the caller's bytes; only a
+    /// partial block is copied.
+    private mutating func update(buffer p: UnsafeBufferPointer<UInt8>) {
+        guard let base = p.baseAddress, !p.isEmpty else { return }
+        length &+= UInt64(p.count)
+        var i = 0
+        if buffered > 0 {
+            let take = min(64 - buffered, p.count)
+            let at = buffered
+            withUnsafeMutableBytes(of: &block) { $0.baseAddress!.advanced(by: at).copyMemory(from: base, byteCount: take) }
+            buffered += take
+            i = take
+            if buffered < 64 { return }
+            var full = block
+            withUnsafeBytes(of: &full) { compress($0.baseAddress!.assumingMemoryBound(to: UInt8.self), blocks: 1) }
+            buffered = 0
+        }
         let whole = (p.count - i) / 64
-        if useHardware && whole > 0 {
-            h.withUnsafeMutableBufferPointer { aegis_sha256_blocks($0.baseAddress!, base + i, whole) }
+        if whole > 0 {
+            compress(base + i, blocks: whole)
             i += whole * 64
         }
-        while p.count - i >= 64 {
-            compress(base + i)
-            i += 64
+        if i < p.count {
+            let rest = p.count - i
+            withUnsafeMutableBytes(of: &block) { $0.baseAddress!.copyMemory(from: base + i, byteCount: rest) }
+            buffered = rest
         }
-        if i < p.count { buffer.append(contentsOf: p[i...]) }
     }
 
     public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
-        var tail: [UInt8] = [0x80]
-        let padded = (buffer.count + 1) % 64
-        tail += [UInt8](repeating: 0, count: padded <= 56 ? 56 - padded : 120 - padded)
-        for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+        // 0x80, zeros, and the length in bits (big-endian) ending a block.
+        let tailLength = buffered <= 55 ? 64 - buffered : 128 - buffered
+        var tail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                   UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &tail) { t in
+            t[0] = 0x80
+            for i in 0..<8 { t[tailLength - 8 + i] = UInt8(truncatingIfNeeded: bitLength >> (56 - 8 * UInt64(i))) }
+        }
         let saved = length
-        tail.withUnsafeBufferPointer { update(buffer: $0) }
+        withUnsafeBytes(of: &tail) { update(buffer: UnsafeBufferPointer(start: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: tailLength)) }
         length = saved
-        return h.flatMap { w in (0..<4).reversed().map { UInt8(truncatingIfNeeded: w >> (UInt32($0) * 8)) } }
+        return withUnsafeBytes(of: &h) { raw in
+            let state = raw.bindMemory(to: UInt32.self)
+            return [UInt8](unsafeUninitializedCapacity: 32) { out, n in
+                for w in 0..<8 {
+                    for b in 0..<4 { out[4 * w + b] = UInt8(truncatingIfNeeded: state[w] >> (24 - 8 * UInt32(b))) }
+                }
+                n = 32
+            }
+        }
     }
 
-    private mutating func compress(_ block: UnsafePointer<UInt8>) {
+    private static func compress(_ h: UnsafeMutablePointer<UInt32>, _ block: UnsafePointer<UInt8>) {
         func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
         var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
