@@ -54,7 +54,7 @@ public enum CommandMapping {
 
         /// Arguments as text for matching; bytes that are not UTF-8 read as U+FFFD.
         public var words: [String] { argv.map { String(decoding: $0, as: UTF8.self) } }
-        public var programName: String { basename(words.first ?? "") }
+        public var programName: String { basename(String(decoding: argv.first ?? [], as: UTF8.self)) }
     }
 
     /// Flags, option values and positional words of a command line, read the
@@ -162,7 +162,7 @@ public enum CommandMapping {
         p["argv"] = .array(words.map(JSON.string))
         p["args"] = .string(argsText)
         p["argc"] = .int(Int64(words.count))
-        p["program"] = .string(command.programName)
+        p["program"] = .string(basename(words.first ?? ""))
         p["path"] = command.resolvedPath.map(JSON.string) ?? .null
         p["cwd"] = .string(command.cwd)
         p["flags"] = .array(parsed.flags.map(JSON.string))

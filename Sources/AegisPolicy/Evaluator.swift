@@ -89,10 +89,12 @@ public enum Evaluator {
 
         if let deferred = policy.deferredRules {
             let bytes = traced ? nil : DeferredRules.Subject(type: action.type, target: action.target, agent: action.agent ?? "")
-            for i in 0..<deferred.count {
-                // Only what the judgement needs is decoded: no match whose
-                // literal prefixes rule it out, no rule whose match fails.
-                if let bytes, !deferred.mayMatch(i, bytes) { continue }
+            let decoded = traced ? nil : deferred.decodedMatches
+            // Only what the judgement needs is decoded: no match whose literal
+            // prefixes rule it out, no rule whose match fails.
+            for i in bytes.map(deferred.candidates) ?? Array(0..<deferred.count) {
+                // Matches decoded already (a supervisor's) are checked in place.
+                if let decoded, !matchHolds(decoded[i].match, subject) { continue }
                 let rule: Rule
                 do {
                     let match = try deferred.match(i)
@@ -148,6 +150,7 @@ public enum Evaluator {
     }
 
     /// `matchFailure(m, a) == nil`, without building the reason.
+    @inline(__always)  // inlined, the match is read where it lies instead of copied whole (a retain per field)
     static func matchHolds(_ m: Match, _ s: MatchSubject) -> Bool {
         if let g = m.type, !g.matches(s.type) { return false }
         if let g = m.target, !g.matches(s.target) { return false }

@@ -233,8 +233,46 @@ public final class DeferredRules: Sendable {
     }
 
     public let count: Int
-    private let decodedMatches: [Match]?
+    /// Every match, when decoded once (`withMatchesDecoded`), boxed: the
+    /// evaluator reads a boxed match where it lies, where taking one out of an
+    /// array of structs copied it whole (a retain per field).
+    let decodedMatches: [MatchBox]?
     private let prefixes: [Prefixes]
+    /// `prefixes` flattened, for `candidates`.
+    private let table: PrefixTable
+
+    final class MatchBox: Sendable {
+        let match: Match
+        init(_ match: Match) { self.match = match }
+    }
+
+    /// Every prefix's bytes in one array, and where each rule's are: nothing
+    /// to retain or release per rule while the rules are sifted.
+    struct PrefixTable: Sendable {
+        /// Start and length in `bytes` of a rule's type, target and agent prefixes (length -1: none).
+        struct Ranges: Sendable {
+            var type = (0, -1), target = (0, -1), agent = (0, -1)
+        }
+
+        var bytes: [UInt8] = []
+        var ranges: [Ranges] = []
+
+        init(_ prefixes: [Prefixes]) {
+            ranges.reserveCapacity(prefixes.count)
+            for p in prefixes {
+                var r = Ranges()
+                func add(_ slice: ArraySlice<UInt8>?) -> (Int, Int) {
+                    guard let slice else { return (0, -1) }
+                    bytes += slice
+                    return (bytes.count - slice.count, slice.count)
+                }
+                r.type = add(p.type)
+                r.target = add(p.target)
+                r.agent = add(p.agent)
+                ranges.append(r)
+            }
+        }
+    }
     private let decodeMatch: @Sendable (Int) -> Match?
     private let decodeRule: @Sendable (Int, Match) -> Rule?
 
@@ -245,32 +283,53 @@ public final class DeferredRules: Sendable {
         self.count = count
         self.decodedMatches = nil
         self.prefixes = prefixes.count == count ? prefixes : []
+        self.table = PrefixTable(self.prefixes)
         self.decodeMatch = match
         self.decodeRule = rule
     }
 
-    private init(decoded: [Match], from d: DeferredRules) {
+    private init(decoded: [MatchBox], from d: DeferredRules) {
         count = d.count
         decodedMatches = decoded
-        prefixes = []
+        // Still the rules' prefixes: they rule most matches out before any is looked at.
+        prefixes = d.prefixes
+        table = d.table
         decodeMatch = d.decodeMatch
         decodeRule = d.decodeRule
     }
 
-    /// False when rule `i`'s match cannot hold for the subject (see `Prefixes`).
-    func mayMatch(_ i: Int, _ s: Subject) -> Bool {
-        guard i < prefixes.count else { return true }
-        let p = prefixes[i]
-        func allows(_ prefix: ArraySlice<UInt8>?, _ subject: [UInt8]?) -> Bool {
-            guard let prefix, let subject else { return true }
-            return subject.starts(with: prefix)
+    /// The rules whose match may hold for the subject, in order: all but
+    /// those whose prefixes rule them out (see `Prefixes`).
+    func candidates(_ s: Subject) -> [Int] {
+        guard table.ranges.count == count else { return Array(0..<count) }
+        var out: [Int] = []
+        let empty: [UInt8] = []
+        // A subject that is not ASCII (nil) is never ruled out.
+        (s.type ?? empty).withUnsafeBufferPointer { type in
+            (s.target ?? empty).withUnsafeBufferPointer { target in
+                (s.agent ?? empty).withUnsafeBufferPointer { agent in
+                    table.bytes.withUnsafeBufferPointer { bytes in
+                        func allows(_ r: (Int, Int), _ subject: UnsafeBufferPointer<UInt8>, known: Bool) -> Bool {
+                            guard r.1 >= 0, known else { return true }
+                            guard subject.count >= r.1 else { return false }
+                            for k in 0..<r.1 where subject[k] != bytes[r.0 + k] { return false }
+                            return true
+                        }
+                        for (i, r) in table.ranges.enumerated()
+                        where allows(r.type, type, known: s.type != nil) && allows(r.target, target, known: s.target != nil)
+                            && allows(r.agent, agent, known: s.agent != nil) {
+                            out.append(i)
+                        }
+                    }
+                }
+            }
         }
-        return allows(p.type, s.type) && allows(p.target, s.target) && allows(p.agent, s.agent)
+        return out
     }
 
     public func match(_ i: Int) throws(Damaged) -> Match {
         guard i >= 0, i < count else { throw Damaged(index: i) }
-        if let decodedMatches { return decodedMatches[i] }
+        if let decodedMatches { return decodedMatches[i].match }
         guard let m = decodeMatch(i) else { throw Damaged(index: i) }
         return m
     }
@@ -287,9 +346,9 @@ public final class DeferredRules: Sendable {
     /// judges many commands by them.
     public func withMatchesDecoded() throws(Damaged) -> DeferredRules {
         if decodedMatches != nil { return self }
-        var all: [Match] = []
+        var all: [MatchBox] = []
         all.reserveCapacity(count)
-        for i in 0..<count { all.append(try match(i)) }
+        for i in 0..<count { all.append(MatchBox(try match(i))) }
         return DeferredRules(decoded: all, from: self)
     }
 

@@ -105,11 +105,12 @@ public enum Gate {
         let command = CommandMapping.Command(argv: argv, cwd: cwd, resolvedPath: resolvedPath)
         let builtin: [CommandMapping.Entry]
         do {
-            if let cached = builtinCache?.entries[BuiltinMappingCache.key(command.programName, resolvedPath)] {
+            let program = command.programName
+            if let cached = builtinCache?.entries[BuiltinMappingCache.key(program, resolvedPath)] {
                 builtin = cached
             } else {
-                builtin = try Builtin.commandMapping(program: command.programName, path: resolvedPath)
-                builtinCache?.entries[BuiltinMappingCache.key(command.programName, resolvedPath)] = builtin
+                builtin = try Builtin.commandMapping(program: program, path: resolvedPath)
+                builtinCache?.entries[BuiltinMappingCache.key(program, resolvedPath)] = builtin
             }
         } catch {
             throw .builtinMapping(error)

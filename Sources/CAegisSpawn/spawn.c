@@ -27,6 +27,7 @@
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <stddef.h>
 #include <string.h>
@@ -427,6 +428,11 @@ int aegis_wait(pid_t pid) {
 }
 
 const int aegis_o_path = O_PATH;
+
+long aegis_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
+                            const struct iovec *remote, unsigned long remote_count) {
+    return (long)process_vm_readv(pid, local, local_count, remote, remote_count, 0);
+}
 
 int aegis_signalfd(const sigset_t *mask) {
     return signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -35,7 +35,12 @@ if args[1] == "--sha256" {
 // aegis-bench --nested POLICY [N]: what the supervisor spends judging and
 // recording one nested exec of /bin/true, in-process (median of N).
 if args[1] == "--nested", args.count >= 3 {
-    let loaded = try PolicyFiles.load(PolicySources(explicit: [args[2]], environment: [:], systemPath: "/nonexistent/policy.yaml"))
+    // Through a compiled copy, as the gate loads it (the first load writes it).
+    let cache = PolicyCache(directory: "/tmp/aegis-bench-cache-\(getuid())")
+    let sources = PolicySources(explicit: [args[2]], environment: [:], systemPath: "/nonexistent/policy.yaml", cache: cache)
+    _ = try PolicyFiles.load(sources)
+    let loaded = try PolicyFiles.load(sources)
+    precondition(loaded.layered.layers.allSatisfy { $0.policy.deferredRules != nil }, "not read from its compiled copy")
     let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
     let path = "/tmp/aegis-bench-nested-\(getpid()).db"
     defer { for suffix in ["", "-wal", "-shm", "-spool"] { unlink(path + suffix) } }

@@ -29,6 +29,26 @@ import Testing
         #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
     }
 
+    /// The supervisor reads a nested exec's arguments from the stopped
+    /// process: thousands of them, empty ones, ones at and across its read
+    /// sizes and page sizes, one near the kernel's per-argument limit, and
+    /// bytes that are not UTF-8, all audited exactly.
+    @Test func aNestedExecsArgumentsAreReadExactly() {
+        let (s, p) = setUp()
+        let lengths = [0, 1, 255, 256, 257, 511, 4095, 4096, 4097, 10_000, 130_000]
+        let code = """
+            import os
+            a = [b'true'] + [b'a' * n for n in \(lengths)] + [b'x%d' % i for i in range(3000)] + [b'\\xffend']
+            os.execv(b'/bin/true', a)
+            """
+        let r = s.run("--policy", p, "--", "/usr/bin/python3", "-c", code)
+        #expect(r.status == 0, "\(r.stderr)")
+        let words = ["true"] + lengths.map { String(repeating: "a", count: $0) } + (0..<3000).map { "x\($0)" }
+        let expected = "[" + words.map { "\"\($0)\"" }.joined(separator: ",") + #","\udcffend"]"#
+        let rows = s.sql("select argv from audit_log where parent_id = 1 and executable = '/usr/bin/true'")
+        #expect(rows.count == 1 && rows.first == expected, "\(rows.map { $0.prefix(200) })")
+    }
+
     @Test func pythonCallingOsSystem() {
         let (s, p) = setUp()
         let code = "import os; os.system('rm victim'); os.system('touch made')"

@@ -1,6 +1,7 @@
 #pragma once
 #include <signal.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /// What the child needs to become the command. Everything is prepared by the
 /// parent: the child only makes async-signal-safe system calls.
@@ -88,6 +89,10 @@ int aegis_wait(pid_t pid);
 
 /// O_PATH, which Swift's Glibc module does not export (it needs _GNU_SOURCE).
 extern const int aegis_o_path;
+
+/// process_vm_readv(2), which Swift's Glibc module does not export either.
+long aegis_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long local_count,
+                            const struct iovec *remote, unsigned long remote_count);
 
 #include <signal.h>
 #include <stddef.h>
