@@ -332,6 +332,40 @@ import Testing
         #expect(try mode(db) == 0o600)
     }
 
+    /// A root gate writes its audit store only where no one else can change
+    /// it: pointed (as `sudo -E` would) at another user's state directory, a
+    /// directory anyone can write, or one reached through a symbolic link, it
+    /// runs nothing (78) and says which directory.
+    @Test(.enabled(if: geteuid() == 0, "only a root gate has directories to refuse"))
+    func aRootGateKeepsItsAuditStoreInRootsOwnDirectories() throws {
+        let s = Sandbox()
+        let p = s.policy("rules:\n  - name: all\n    approval: auto\n", name: "p.yaml")
+        try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: "audit: { path: \(s.auditPath) }", with: "")
+            .write(toFile: p, atomically: true, encoding: .utf8)
+        let fm = FileManager.default
+        let others = s.dir + "/others"
+        try fm.createDirectory(atPath: others, withIntermediateDirectories: false)
+        #expect(chown(others, 65534, 65534) == 0)
+        let open = s.dir + "/open"
+        try fm.createDirectory(atPath: open, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+        try fm.createSymbolicLink(atPath: s.dir + "/link", withDestinationPath: s.dir + "/state")
+        let marker = s.dir + "/ran"
+        for (state, refused, why) in [(others, others, "owned by uid 65534, not root"),
+                                      (others + "/deeper", others, "owned by uid 65534, not root"),
+                                      (open, open, "writable by users other than root"),
+                                      (s.dir + "/link", s.dir + "/link", "a symbolic link")] {
+            let r = s.run("--policy", p, "--", "touch", marker, env: ["XDG_STATE_HOME": state])
+            #expect(r.status == 78, "\(state): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("aegis-exec: cannot write the audit log at \(refused): \(why)"), "\(r.stderr)")
+            #expect(!fm.fileExists(atPath: marker))
+            #expect(!fm.fileExists(atPath: state + "/aegis"))
+        }
+        // Root's own directories, made as needed: it runs.
+        #expect(s.run("--policy", p, "--", "touch", marker, env: ["XDG_STATE_HOME": s.dir + "/state/deep"]).status == 0)
+        #expect(fm.fileExists(atPath: marker))
+        #expect(fm.fileExists(atPath: s.dir + "/state/deep/aegis/audit.db-spool"))
+    }
+
     @Test func anInvalidPolicyRunsNothingAndSaysWhere() {
         let s = Sandbox()
         let p = s.write("bad.yaml", "rules:\n  - name: a\n    approval: sometimes\n")

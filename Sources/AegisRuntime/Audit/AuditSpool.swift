@@ -40,6 +40,7 @@ public final class AuditSpool {
         path = AuditSpool.path(forStore: storePath)
         syncEachRecord = synchronous == .full
         let flags = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK
+        if geteuid() == 0 { try AuditStore.rootOwnedParent(of: storePath, create: true) }
         do {
             descriptor = try FileDescriptor.open(path, flags, mode: 0o600)
         } catch where error.errno == ENOENT {

@@ -77,6 +77,23 @@ public final class AuditStore {
         }
     }
 
+    /// MUST: a root gate writes its audit store only in a directory reached
+    /// through directories that root owns and no one else can write
+    /// (RootOwnedPath). Otherwise whoever owns one of them (the user whose
+    /// HOME a `sudo -E` passed on, or who wrote a user-layer policy naming the
+    /// path) could swap the store, or point root's writes elsewhere with a link.
+    /// Checked where the gate opens its spool, before any record is written
+    /// (the gate opens the store itself only after its spool); reading a
+    /// user's log as root (`aegis-exec audit --db`) stays possible.
+    static func rootOwnedParent(of path: String, create: Bool) throws(OpenError) {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let parent = slash == path.startIndex ? "/" : String(path[..<slash])
+        if case .failure(let refusal) = RootOwnedPath.open(parent, create: create) {
+            throw .directory(path: refusal.path, reason: refusal.reason
+                             + " (a root gate keeps its audit store only in directories root owns and no one else can write)")
+        }
+    }
+
     /// Creates or upgrades the schema in one immediate transaction, so that
     /// concurrent first runs do not race.
     func migrate() throws(SQLiteError) {

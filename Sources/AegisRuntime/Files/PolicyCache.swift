@@ -53,24 +53,7 @@ public struct PolicyCache: Sendable {
                   let st = try? dir.stat(), PolicyCache.isPrivate(st) else { return nil }
             return dir
         }
-        guard var dir = try? FileDescriptor.open("/", O_RDONLY | O_DIRECTORY) else { return nil }
-        let comps = PolicyCache.components(directory)
-        for (i, comp) in comps.enumerated() {
-            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-            var next: FileDescriptor?
-            do {
-                next = try FileDescriptor.open(comp, flags, relativeTo: dir.raw)
-            } catch where error.errno == ENOENT && create {
-                if mkdirat(dir.raw, comp, 0o700) == 0 || errno == EEXIST { next = try? FileDescriptor.open(comp, flags, relativeTo: dir.raw) }
-            } catch {
-                return nil
-            }
-            guard let opened = next, let st = try? opened.stat(), st.st_uid == 0 else { return nil }
-            let sticky = st.st_mode & S_ISVTX != 0
-            if st.st_mode & 0o022 != 0 && !(sticky && i < comps.count - 1) { return nil }
-            dir = opened
-        }
-        return dir
+        return try? RootOwnedPath.open(directory, create: create).get()
     }
 
     /// The entry format; a change to PolicyCodec's layout changes it too.

@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reaching a directory as root without trusting anyone else's files: a root
+/// gate run with another user's HOME or XDG_* variables (`sudo -E`) must never
+/// be pointed by them at a directory to write into.
+///
+/// MUST: every component is opened without following symbolic links, and is a
+///       directory that root owns and no one else can write; a sticky one
+///       (such as /tmp) may lead on to the next, as only its owners can
+///       rename what is in it.
+enum RootOwnedPath {
+    struct Refusal: Error, Sendable {
+        /// The first component refused, as a path.
+        var path: String
+        var reason: String
+    }
+
+    /// The directory, opened; missing components are made (0700) with `create`.
+    static func open(_ directory: String, create: Bool) -> Result<FileDescriptor, Refusal> {
+        guard directory.hasPrefix("/") else { return .failure(Refusal(path: directory, reason: "not an absolute path")) }
+        guard var dir = try? FileDescriptor.open("/", O_RDONLY | O_DIRECTORY) else {
+            return .failure(Refusal(path: "/", reason: String(cString: strerror(errno))))
+        }
+        let comps = PolicyCache.components(directory)
+        var walked = ""
+        for (i, comp) in comps.enumerated() {
+            walked += "/" + comp
+            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+            let next: FileDescriptor
+            do {
+                next = try FileDescriptor.open(comp, flags, relativeTo: dir.raw)
+            } catch where error.errno == ENOENT && create {
+                guard mkdirat(dir.raw, comp, 0o700) == 0 || errno == EEXIST,
+                      let made = try? FileDescriptor.open(comp, flags, relativeTo: dir.raw) else {
+                    return .failure(Refusal(path: walked, reason: String(cString: strerror(errno))))
+                }
+                next = made
+            } catch {
+                let reason = error.errno == ELOOP || error.errno == ENOTDIR ? "a symbolic link or not a directory" : error.reason
+                return .failure(Refusal(path: walked, reason: reason))
+            }
+            guard let st = try? next.stat() else { return .failure(Refusal(path: walked, reason: String(cString: strerror(errno)))) }
+            if st.st_uid != 0 { return .failure(Refusal(path: walked, reason: "owned by uid \(st.st_uid), not root")) }
+            let sticky = st.st_mode & S_ISVTX != 0
+            if st.st_mode & 0o022 != 0 && !(sticky && i < comps.count - 1) {
+                return .failure(Refusal(path: walked, reason: "writable by users other than root"))
+            }
+            dir = next
+        }
+        return .success(dir)
+    }
+}
