@@ -13,6 +13,19 @@ import Testing
         #expect(o.keys == ["count", "ratio", "big", "neg"])
     }
 
+    /// Every kind of value as the audit rows and the approver's requests write it.
+    @Test func serializesEveryKindCompactly() {
+        let v = JSON.object(JSONObject([
+            ("n", .null), ("t", .bool(true)), ("f", .bool(false)), ("i", .int(-42)), ("whole", .double(3)),
+            ("half", .double(0.5)), ("huge", .double(1e300)), ("nan", .double(.nan)), ("s", .string("a\"b\u{1}é")),
+            ("empty", .array([])), ("nested", .array([.object(JSONObject()), .array([.int(1)])])),
+        ]))
+        let text = #"{"n":null,"t":true,"f":false,"i":-42,"whole":3.0,"half":0.5,"huge":1e+300,"nan":null,"#
+            + #""s":"a\"b\u0001é","empty":[],"nested":[{},[1]]}"#
+        #expect(v.serialized == text)
+        #expect(v.serializedBytes == Array(text.utf8))
+    }
+
     @Test func roundTripsThroughText() throws {
         let text = #"{"a":[1,2.5,true,null,"x\"y\n"],"b":{"c":"é\u0001"}}"#
         #expect(try JSON.parse(text).serialized == text)

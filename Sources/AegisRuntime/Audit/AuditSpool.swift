@@ -207,7 +207,7 @@ public final class AuditSpool {
         w.text("ts", r.timestamp)
         w.text("type", r.action.type)
         w.text("target", r.action.target)
-        w.text("params", JSON.object(r.action.params).serialized)
+        w.text("params", bytes: JSON.object(r.action.params).serializedBytes)
         w.text("risk", r.decision.riskLevel.upperName)
         w.text("approval", r.decision.approval.name)
         w.text("rule", r.decision.rule)
@@ -220,7 +220,7 @@ public final class AuditSpool {
         w.text("user", r.user)
         w.int("pid", Int64(r.pid))
         w.text("exe", r.executable)
-        w.text("files", JSON.array(r.policyFiles.map(JSON.string)).serialized)
+        w.text("files", bytes: JSON.array(r.policyFiles.map(JSON.string)).serializedBytes)
         w.text("sandbox", r.sandbox)
         w.int("exit", r.exitStatus.map(Int64.init))
         return try append(w.finish())
@@ -260,6 +260,12 @@ public final class AuditSpool {
         mutating func text(_ k: String, _ s: String?) {
             key(k)
             if let s { JSON.appendString(s, to: &bytes) } else { bytes += "null".utf8 }
+        }
+
+        /// Text held as its UTF-8 bytes (JSON serialized for a text column).
+        mutating func text(_ k: String, bytes text: [UInt8]) {
+            key(k)
+            JSON.appendStringLiteral(text, to: &bytes)
         }
 
         mutating func int(_ k: String, _ i: Int64?) {
