@@ -142,20 +142,21 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         let dirfd = isExecveat ? Int32(truncatingIfNeeded: n.args.0) : AT_FDCWD
         let mem = RemoteMemory(pid: n.pid)
         guard let pathBytes = mem.string(at: pathPointer, limit: Int(PATH_MAX)) else { return nil }
-        // The pointers first, then the strings they point at, all in one call.
+        // The pointers first, in blocks; then the strings they point at, up to
+        // 1,024 in one call.
         var pointers: [UInt64] = []
         var p = argvPointer
         reading: while argvPointer != 0 {
             // Whole pointers up to the page's end (one that straddles two is read as itself).
-            let n = max(8, RemoteMemory.chunk(p, 512) & ~7)
-            guard let block = mem.read([RemoteMemory.Piece(address: p, count: n)]) else { return nil }
-            for k in stride(from: 0, to: n, by: 8) {
+            let size = max(8, RemoteMemory.chunk(p, 512) & ~7)
+            guard let block = mem.read([RemoteMemory.Piece(address: p, count: size)]) else { return nil }
+            for k in stride(from: 0, to: size, by: 8) {
                 let ptr = block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: k, as: UInt64.self) }
                 if ptr == 0 { break reading }
                 guard pointers.count < maxArgs else { return nil }
                 pointers.append(ptr)
             }
-            p += UInt64(n)
+            p += UInt64(size)
         }
         var argv: [[UInt8]] = []
         argv.reserveCapacity(pointers.count)
