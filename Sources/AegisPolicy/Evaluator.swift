@@ -317,7 +317,6 @@ extension JSON {
     }
 }
 
-/// Judges an action against every trust layer; the strictest decision stands.
 /// What one layer made of a command: its action (by its own mapping) and decision.
 /// (A struct, not a tuple: a tuple's metadata is built at run time on first
 /// use, and converting between labelled and unlabelled arrays of them copies.)
@@ -333,6 +332,7 @@ public struct LayerJudgement: Sendable {
     }
 }
 
+/// Judges an action against every trust layer; the strictest decision stands.
 public struct LayeredPolicy: Sendable {
     public struct Layer: Sendable {
         public var name: String

@@ -53,9 +53,9 @@ import Testing
             let s = String(v, radix: 16)
             #expect(PolicyCache.hex(v) == String(repeating: "0", count: 16 - s.count) + s)
         }
-        #expect(PolicyCache.components("/root/.cache//aegis/policies/") == ["root", ".cache", "aegis", "policies"])
-        #expect(PolicyCache.components("/").isEmpty && PolicyCache.components("").isEmpty)
-        #expect(PolicyCache.components("/tmp/é x/y") == ["tmp", "é x", "y"])
+        #expect(RootOwnedPath.components("/root/.cache//aegis/policies/") == ["root", ".cache", "aegis", "policies"])
+        #expect(RootOwnedPath.components("/").isEmpty && RootOwnedPath.components("").isEmpty)
+        #expect(RootOwnedPath.components("/tmp/é x/y") == ["tmp", "é x", "y"])
     }
 
     @Test func everyShippedPolicyRoundTripsAndKeepsItsExamples() throws {

@@ -155,18 +155,6 @@ public struct PolicyCache: Sendable {
         return hex(fnv(Array(real.utf8)))
     }
 
-    /// A path's non-empty components, split on "/" byte by byte.
-    static func components(_ path: String) -> [String] {
-        var out: [String] = []
-        var start = path.utf8.startIndex
-        for i in path.utf8.indices where path.utf8[i] == UInt8(ascii: "/") {
-            if i > start { out.append(String(path[start..<i])) }
-            start = path.utf8.index(after: i)
-        }
-        if start < path.utf8.endIndex { out.append(String(path[start...])) }
-        return out
-    }
-
     static func fnv(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }

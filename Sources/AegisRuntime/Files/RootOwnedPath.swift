@@ -23,7 +23,7 @@ enum RootOwnedPath {
         guard var dir = try? FileDescriptor.open("/", O_RDONLY | O_DIRECTORY) else {
             return .failure(Refusal(path: "/", reason: String(cString: strerror(errno))))
         }
-        let comps = PolicyCache.components(directory)
+        let comps = components(directory)
         var walked = ""
         for (i, comp) in comps.enumerated() {
             walked += "/" + comp
@@ -50,5 +50,17 @@ enum RootOwnedPath {
             dir = next
         }
         return .success(dir)
+    }
+
+    /// A path's non-empty components, split on "/" byte by byte.
+    static func components(_ path: String) -> [String] {
+        var out: [String] = []
+        var start = path.utf8.startIndex
+        for i in path.utf8.indices where path.utf8[i] == UInt8(ascii: "/") {
+            if i > start { out.append(String(path[start..<i])) }
+            start = path.utf8.index(after: i)
+        }
+        if start < path.utf8.endIndex { out.append(String(path[start...])) }
+        return out
     }
 }
