@@ -11,6 +11,17 @@ import AegisRuntime
 // (lines) per second, over every line of FILE, best of ROUNDS.
 let args = CommandLine.arguments
 func median(_ xs: [UInt64]) -> Double { Double(xs.sorted()[xs.count / 2]) / 1000 }
+/// An audit store in a directory of its own: a root gate keeps its store only
+/// in directories no one else can write, which /tmp itself is not.
+func privateAuditPath() -> String {
+    var template = Array("/tmp/aegis-bench-XXXXXX".utf8CString)
+    guard let dir = mkdtemp(&template) else { fatalError("mkdtemp: \(String(cString: strerror(errno)))") }
+    return String(cString: dir) + "/audit.db"
+}
+func removeAuditFiles(_ path: String) {
+    for suffix in ["", "-wal", "-shm", "-spool"] { unlink(path + suffix) }
+    rmdir(String(path.dropLast("/audit.db".count)))
+}
 guard args.count >= 2 else {
     print("usage: aegis-bench POLICY [ITERATIONS] | aegis-bench --shell-corpus FILE [ROUNDS]")
     exit(2)
@@ -42,8 +53,7 @@ if args[1] == "--nested", args.count >= 3 {
     let loaded = try PolicyFiles.load(sources)
     precondition(loaded.layered.layers.allSatisfy { $0.policy.deferredRules != nil }, "not read from its compiled copy")
     let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
-    let path = "/tmp/aegis-bench-nested-\(getpid()).db"
-    defer { for suffix in ["", "-wal", "-shm", "-spool"] { unlink(path + suffix) } }
+    let path = privateAuditPath()
     let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench",
                           parentRecord: AuditSpool.newRecordID(), auditPath: path,
                           inherited: try EffectiveSandbox.combine([SandboxSpec()]))
@@ -56,6 +66,7 @@ if args[1] == "--nested", args.count >= 3 {
     }
     // The mean includes moving the records into the table, every ~180 execs.
     print("nested_decide_us=\(median(times)) mean_us=\(Double(times.reduce(0, +)) / Double(times.count) / 1000)")
+    removeAuditFiles(path)
     exit(0)
 }
 // aegis-bench --decode POLICY [N]: decoding the policy's compiled copy, and
@@ -125,8 +136,8 @@ var sandboxTimes: [UInt64] = []
 var openTimes: [UInt64] = []
 var recordTimes: [UInt64] = []
 var ingestTimes: [UInt64] = []
-let auditPath = "/tmp/aegis-bench-\(getpid()).db"
-defer { for suffix in ["", "-wal", "-shm", "-spool"] { unlink(auditPath + suffix) } }
+let auditPath = privateAuditPath()
+defer { removeAuditFiles(auditPath) }
 let argv: [[UInt8]] = [Array("/bin/true".utf8)]
 let now = Instant(unixSeconds: ProcessInfo.now().seconds)
 for _ in 0..<iterations {
