@@ -2,6 +2,8 @@
 //
 // The child's set-up runs in this fixed order; each step depends on the one
 // before it:
+//   0. with interception only: the parent-death signal, SIGKILL (see
+//      supervised_child)
 //   1. restore the signal mask the supervisor had before it blocked signals
 //   2. (nothing: the descriptor is close-on-exec and stays so)
 //   3. no_new_privs (with a sandbox only): required to load a filter
@@ -178,6 +180,7 @@ typedef struct {
     volatile int word;  // 1: starting; 2: listener published; 0: child gone (exec or exit)
     int listener;       // -1 when a supervisor above judges the tree (outer_supervised)
     int error;          // why the child stopped: errno of the exec, or -errno of the sandbox
+    pid_t gate;         // the gate's pid, to tell whether it died before the child's first step
 } supervised_start;
 
 #if defined(__x86_64__)
@@ -198,7 +201,14 @@ static long raw_syscall(long n, long a, long b, long c, long d, long e) {
 static int supervised_child(void *arg) {
     supervised_start *s = arg;
     const aegis_spawn_request *req = s->req;
-    long r = raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&s->old, 0, _NSIG / 8, 0);      // 1
+    // The command dies with its gate (and stays dead if the gate died
+    // already): no one would judge its execs any more. It matters most at the
+    // first exec, which waits in the kernel for the gate's answer on a
+    // listener that the shared descriptor table keeps open, so a gate killed
+    // then would leave the child waiting for ever.
+    long r = raw_syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (r == 0 && raw_syscall(SYS_getppid, 0, 0, 0, 0, 0) != s->gate) raw_syscall(SYS_exit, 127, 0, 0, 0, 0);
+    if (r == 0) r = raw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, (long)&s->old, 0, _NSIG / 8, 0);  // 1
     if (r == 0) r = raw_syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);                  // 3
     for (int i = 0; i < req->filter_count && r == 0; i++) {                                   // 4
         struct sock_fprog prog = {req->filter_lens[i], (struct sock_filter *)req->filters[i]};
@@ -261,7 +271,7 @@ static void wait_while(volatile int *word, int value) {
 pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int *child_errno) {
     *child_errno = 0;
     *listener = -1;
-    supervised_start s = {.req = req, .word = 1, .listener = -1, .error = 0};
+    supervised_start s = {.req = req, .word = 1, .listener = -1, .error = 0, .gate = getpid()};
     sigset_t block;
     supervised_set(&block);
     sigprocmask(SIG_BLOCK, &block, &s.old);
