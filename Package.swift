@@ -17,7 +17,7 @@ let prespecialize: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-prespecialize
 
 // The gate's binary is linked with lld, hot functions first, in the order of
 // Sources/aegis-exec/hot-functions.txt (scripts/order-functions writes it from
-// perf samples of the gate at work). A fresh process pays for every page of
+// traces and perf samples of the gate at work). A fresh process pays for every page of
 // code it touches (a page fault here costs 2.5-4 us), and the functions a
 // command runs were spread over most of the 9 MB of code. A function missing
 // from the list, or a name the list has and the build no longer does, only
