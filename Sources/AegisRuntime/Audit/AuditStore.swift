@@ -88,8 +88,10 @@ public final class AuditStore {
     static func rootOwnedParent(of path: String, create: Bool) throws(OpenError) {
         guard let slash = path.lastIndex(of: "/") else { return }
         let parent = slash == path.startIndex ? "/" : String(path[..<slash])
-        if case .failure(let refusal) = RootOwnedPath.open(parent, create: create) {
-            throw .directory(path: refusal.path, reason: refusal.reason
+        do {
+            _ = try RootOwnedPath.open(parent, create: create)
+        } catch {
+            throw .directory(path: error.path, reason: error.reason
                              + " (a root gate keeps its audit store only in directories root owns and no one else can write)")
         }
     }

@@ -53,7 +53,7 @@ public struct PolicyCache: Sendable {
                   let st = try? dir.stat(), PolicyCache.isPrivate(st) else { return nil }
             return dir
         }
-        return try? RootOwnedPath.open(directory, create: create).get()
+        return try? RootOwnedPath.open(directory, create: create)
     }
 
     /// The entry format; a change to PolicyCodec's layout changes it too.

@@ -18,10 +18,12 @@ enum RootOwnedPath {
     }
 
     /// The directory, opened; missing components are made (0700) with `create`.
-    static func open(_ directory: String, create: Bool) -> Result<FileDescriptor, Refusal> {
-        guard directory.hasPrefix("/") else { return .failure(Refusal(path: directory, reason: "not an absolute path")) }
+    /// (Thrown, not a Result: the standard library's generic Result has its
+    /// metadata built on first use, which a root gate paid on every command.)
+    static func open(_ directory: String, create: Bool) throws(Refusal) -> FileDescriptor {
+        guard directory.hasPrefix("/") else { throw Refusal(path: directory, reason: "not an absolute path") }
         guard var dir = try? FileDescriptor.open("/", O_RDONLY | O_DIRECTORY) else {
-            return .failure(Refusal(path: "/", reason: String(cString: strerror(errno))))
+            throw Refusal(path: "/", reason: String(cString: strerror(errno)))
         }
         let comps = components(directory)
         var walked = ""
@@ -34,22 +36,22 @@ enum RootOwnedPath {
             } catch where error.errno == ENOENT && create {
                 guard mkdirat(dir.raw, comp, 0o700) == 0 || errno == EEXIST,
                       let made = try? FileDescriptor.open(comp, flags, relativeTo: dir.raw) else {
-                    return .failure(Refusal(path: walked, reason: String(cString: strerror(errno))))
+                    throw Refusal(path: walked, reason: String(cString: strerror(errno)))
                 }
                 next = made
             } catch {
                 let reason = error.errno == ELOOP || error.errno == ENOTDIR ? "a symbolic link or not a directory" : error.reason
-                return .failure(Refusal(path: walked, reason: reason))
+                throw Refusal(path: walked, reason: reason)
             }
-            guard let st = try? next.stat() else { return .failure(Refusal(path: walked, reason: String(cString: strerror(errno)))) }
-            if st.st_uid != 0 { return .failure(Refusal(path: walked, reason: "owned by uid \(st.st_uid), not root")) }
+            guard let st = try? next.stat() else { throw Refusal(path: walked, reason: String(cString: strerror(errno))) }
+            if st.st_uid != 0 { throw Refusal(path: walked, reason: "owned by uid \(st.st_uid), not root") }
             let sticky = st.st_mode & S_ISVTX != 0
             if st.st_mode & 0o022 != 0 && !(sticky && i < comps.count - 1) {
-                return .failure(Refusal(path: walked, reason: "writable by users other than root"))
+                throw Refusal(path: walked, reason: "writable by users other than root")
             }
             dir = next
         }
-        return .success(dir)
+        return dir
     }
 
     /// A path's non-empty components, split on "/" byte by byte.
