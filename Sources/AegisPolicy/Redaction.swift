@@ -51,14 +51,18 @@ public struct Redactor: Sendable {
     /// One argument or string value.
     public func redact(word: String) -> String {
         if patterns.contains(where: { $0.search(word) }) { return Redactor.marker }
+        // Most words hold none of the bytes the rules below look for, and then
+        // only their token shapes can apply. (Byte scans: with a long argument
+        // list, these rules' Character-level searches were most of the gate's time.)
+        if !Redactor.mayHoldSeparators(word) { return redactKnownTokens(word) }
         // A header: everything after the colon.
-        if let colon = word.firstIndex(of: ":"),
+        if word.utf8.contains(0x3A), let colon = word.firstIndex(of: ":"),
            Redactor.headerNames.contains(String(word[..<colon]).lowercased().trimmingWhitespace()) {
             return String(word[...colon]) + " " + Redactor.marker
         }
         var w = word
         // NAME=value and --name=value.
-        if let eq = w.firstIndex(of: "="), eq != w.startIndex {
+        if w.utf8.contains(0x3D), let eq = w.firstIndex(of: "="), eq != w.startIndex {
             let name = String(w[..<eq].drop(while: { $0 == "-" }))
             if !name.utf8.contains(0x2F), !name.utf8.contains(0x20), Redactor.isSecretName(name) {
                 return String(w[...eq]) + Redactor.marker
@@ -67,9 +71,9 @@ public struct Redactor: Sendable {
         // Words inside a longer string (a header given as one argument, a URL, args joined).
         if w.utf8.contains(0x20) {
             let parts = w.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-            for i in parts.indices {
+            for i in parts.indices where parts[i].utf8.last == 0x3A {
                 let lower = parts[i].lowercased()
-                if lower.hasSuffix(":"), Redactor.headerNames.contains(String(lower.dropLast())) {
+                if Redactor.headerNames.contains(String(lower.dropLast())) {
                     let before = redact(words: Array(parts[..<i]))
                     let after = parts[(i + 1)...].contains { !$0.isEmpty } ? [Redactor.marker] : []
                     return (before + [parts[i]] + after).joined(separator: " ")
@@ -134,8 +138,16 @@ public struct Redactor: Sendable {
         return out
     }
 
+    /// Whether a word holds a byte that a header (`:`), an assignment (`=`),
+    /// words inside it (space) or a URL's secrets (`?`, `@`) need.
+    static func mayHoldSeparators(_ word: String) -> Bool {
+        word.utf8.contains { $0 == 0x3A || $0 == 0x3D || $0 == 0x20 || $0 == 0x3F || $0 == 0x40 }
+    }
+
     /// `scheme://user:password@host` and `?token=…&` in URLs.
     func redactURLSecrets(_ s: String) -> String {
+        // Neither part applies without a "?" or a "://" in the bytes.
+        guard s.utf8.contains(0x3F) || s.containsText("://") else { return s }
         var out = s
         if let scheme = out.range(of: "://"), let at = out[scheme.upperBound...].firstIndex(of: "@") {
             let userinfo = out[scheme.upperBound..<at]
@@ -188,12 +200,23 @@ public struct Redactor: Sendable {
     /// Tokens recognisable by their shape, wherever they stand (on bytes:
     /// every shape is ASCII).
     func redactKnownTokens(_ s: String) -> String {
-        if s.containsText("-----BEGIN") && s.containsText("PRIVATE KEY") { return Redactor.marker }
+        if s.utf8.contains(0x2D), s.containsText("-----BEGIN") && s.containsText("PRIVATE KEY") { return Redactor.marker }
+        // Most words have no shape's first letter at a token's start: nothing to copy.
+        let tokenChar = TokenShape(prefix: [], minLength: 0, alphabet: .token)
+        var previous: UInt8 = 0x20
+        var mayMatch = false
+        for b in s.utf8 {
+            if Redactor.shapeStarts.contains(b), !tokenChar.allows(previous) {
+                mayMatch = true
+                break
+            }
+            previous = b
+        }
+        guard mayMatch else { return s }
         let bytes = Array(s.utf8)
         var out: [UInt8] = []
         var changed = false
         var i = 0
-        let tokenChar = TokenShape(prefix: [], minLength: 0, alphabet: .token)
         while i < bytes.count {
             if Redactor.shapeStarts.contains(bytes[i]), i == 0 || !tokenChar.allows(bytes[i - 1]) {
                 var matchedEnd: Int?
