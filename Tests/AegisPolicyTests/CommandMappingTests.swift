@@ -43,6 +43,18 @@ import Testing
         #expect(normalizePath("/a/../../b", cwd: "/") == "/b")
         #expect(normalizePath(".", cwd: "/tmp") == "/tmp")
         #expect(normalizePath("a//b/", cwd: "/") == "/a/b")
+        #expect(normalizePath("", cwd: "/") == "/")
+        #expect(normalizePath("..", cwd: "/") == "/")
+        #expect(normalizePath("x", cwd: "/srv/") == "/srv/x")
+        #expect(normalizePath("é/../ü", cwd: "/") == "/ü")
+    }
+
+    /// A "/" that a combining mark follows still separates, as it does for the
+    /// kernel: the ".." before it climbs, so the path is not taken for one
+    /// under /a/b.
+    @Test func everySlashByteSeparatesAsForTheKernel() {
+        #expect(normalizePath("/a/b/../\u{301}c", cwd: "/") == "/a/\u{301}c")
+        #expect(normalizePath("..\u{301}", cwd: "/a") == "/a/..\u{301}")
     }
 
     func command(_ s: String, path: String? = nil) -> CommandMapping.Command {
