@@ -139,7 +139,9 @@ public enum PolicyFiles {
             throw .noPolicy(searched: [sources.systemPath, sources.userPath ?? "~/.config/aegis/policy.yaml"])
         }
         guard errors.isEmpty else { throw .invalid(errors) }
-        let auditFile = files.first(where: { $0.audit != nil })
+        // (A pattern, not `!= nil`, which for an Equatable type compares two
+        // optionals and has the runtime build a tuple's metadata on first use.)
+        let auditFile = files.first(where: { if case .some = $0.audit { true } else { false } })
         var promptSettings = prompt ?? PromptSettings()
         if let remember { promptSettings.rememberMinutes = remember }
         return LoadedPolicy(layered: LayeredPolicy(layers: layers), files: files, audit: auditFile?.audit,
