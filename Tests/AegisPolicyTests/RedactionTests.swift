@@ -20,13 +20,17 @@ import Testing
         ("sk-proj-abcdefghijklmnopqrstuvwx", "[REDACTED]"),
         ("xoxb-1234567890-abcdefghij", "[REDACTED]"),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl", "[REDACTED]"),
+        // Words with no separator byte take the token scan alone.
+        ("/tmp/AKIAIOSFODNN7EXAMPLE.log", "/tmp/[REDACTED].log"),
+        ("é,ghp_abcdefghijklmnopqrstuvwxyz0123456789", "é,[REDACTED]"),
     ])
     func credentialsAreReplaced(_ input: String, _ expected: String) {
         #expect(r.redact(word: input) == expected)
     }
 
     @Test(arguments: ["--author=Ann", "ls -la", "/home/u/keys/notes.txt", "--sort-key=name", "skeleton", "-pv", "AKIA-short",
-                      "git@github.com:org/repo.git", "https://example.com/?page=2", "--monkey=1"])
+                      "git@github.com:org/repo.git", "https://example.com/?page=2", "--monkey=1",
+                      "xghp_abcdefghijklmnopqrstuvwxyz0123456789", "task-AKIAIOSFODNN7EXAMPLE", "éléphant"])
     func ordinaryWordsAreLeftAlone(_ input: String) {
         #expect(r.redact(word: input) == input)
     }
