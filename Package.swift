@@ -44,6 +44,9 @@ let package = Package(
         .systemLibrary(name: "CLibSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .target(name: "CAegisSpawn"),
         .target(name: "CAegisSHA256"),
+        // The gate's argc/argv straight from glibc, in place of the Swift
+        // runtime's capture (see arguments.c); linked into the gate only.
+        .target(name: "CAegisArguments"),
         .target(name: "AegisPolicy", swiftSettings: prespecialize),
         .target(
             name: "AegisConfig",
@@ -60,7 +63,7 @@ let package = Package(
         // messages and exit statuses.
         .target(name: "AegisCommandLine", dependencies: ["AegisRuntime", "AegisConfig", "AegisPolicy"], swiftSettings: prespecialize),
         // The gate every agent command starts: no argument parser, no Foundation.
-        .executableTarget(name: "aegis-exec", dependencies: ["AegisCommandLine"], exclude: ["hot-functions.txt"],
+        .executableTarget(name: "aegis-exec", dependencies: ["AegisCommandLine", "CAegisArguments"], exclude: ["hot-functions.txt"],
                           swiftSettings: prespecialize, linkerSettings: gateLinking),
         // Subcommands and help (swift-argument-parser), exec'd by the gate.
         .executableTarget(
