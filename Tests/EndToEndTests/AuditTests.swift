@@ -182,6 +182,26 @@ import Testing
         #expect(s.run("audit", "verify", "--db", home + "/audit.db").status == 0)
     }
 
+    /// Someone who can write the store's directory plants links where SQLite
+    /// keeps its side files, aimed at a file of root's. Reading the log as
+    /// root refuses, names the link, and leaves the file it points at as it was.
+    @Test(arguments: ["-wal", "-shm", "-journal", ""])
+    func aPlantedLinkBesideTheStoreIsRefusedNotFollowed(_ suffix: String) throws {
+        let (s, _) = populated()
+        #expect(s.run("audit", "flush", "--db", s.auditPath).status == 0)
+        let victim = s.write("precious", "root's file\n", mode: 0o600)
+        if suffix.isEmpty { try FileManager.default.moveItem(atPath: s.auditPath, toPath: s.dir + "/moved.db") }
+        unlink(s.auditPath + suffix)
+        #expect(symlink(victim, s.auditPath + suffix) == 0)
+        for args in [["audit", "--db", s.auditPath], ["audit", "verify", "--db", s.auditPath], ["stats", "--db", s.auditPath]] {
+            let r = s.run(args.map { Array($0.utf8) })
+            #expect(r.status == 78, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("audit.db\(suffix): is a symbolic link"), "\(args): \(r.stderr)")
+        }
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "root's file\n")
+        #expect(try FileManager.default.attributesOfItem(atPath: victim)[.size] as? Int == 12)
+    }
+
     @Test func aMissingLogIsAConfigurationError() {
         let s = Sandbox()
         let r = s.run("audit", "--db", s.dir + "/none.db")

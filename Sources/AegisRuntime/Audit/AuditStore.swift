@@ -50,6 +50,7 @@ public final class AuditStore {
         self.path = path
         self.synchronous = synchronous
         try AuditStore.makeParentDirectory(of: path)
+        try AuditStore.refuseLinks(at: path)
         // New database files (and their -wal/-shm) are created private.
         let oldMask = umask(0o077)
         defer { umask(oldMask) }
@@ -74,6 +75,21 @@ public final class AuditStore {
         guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
         if let failure = makeDirectories(String(path[..<slash])) {
             throw .directory(path: failure.path, reason: String(cString: strerror(failure.errno)))
+        }
+    }
+
+    /// MUST: no file of the store is a symbolic link. SQLite opens the store
+    /// and its -journal, -wal and -shm with O_NOFOLLOW (so root reading a
+    /// user's log never truncates or writes the file a planted link names),
+    /// but then only says "unable to open database file"; this says which
+    /// file and why.
+    static func refuseLinks(at path: String) throws(OpenError) {
+        for suffix in ["", "-journal", "-wal", "-shm"] {
+            var st = stat()
+            if lstat(path + suffix, &st) == 0 && st.st_mode & S_IFMT == S_IFLNK {
+                throw .database(path: path + suffix, reason: "is a symbolic link; the audit store's files must be "
+                                + "regular files (remove the link)")
+            }
         }
     }
 
