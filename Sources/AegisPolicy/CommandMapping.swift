@@ -196,11 +196,18 @@ extension CommandMapping {
     public static func baseName(_ path: String) -> String { basename(path) }
 }
 
+/// On the bytes, as the kernel splits a path: every "/" byte separates, even
+/// one a combining mark follows (a Character-level search would not see it).
 func basename(_ path: String) -> String {
-    var p = Substring(path)
-    while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
-    if let slash = p.lastIndex(of: "/"), p != "/" { return String(p[p.index(after: slash)...]) }
-    return String(p)
+    var path = path
+    return path.withUTF8 { u -> String in
+        var end = u.count
+        while end > 1 && u[end - 1] == 0x2F { end -= 1 }
+        if end == 1 && u[0] == 0x2F { return "/" }
+        var start = end
+        while start > 0 && u[start - 1] != 0x2F { start -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: u[start..<end]), as: UTF8.self)
+    }
 }
 
 /// Joins a path to the working directory and removes `.` and `..` lexically

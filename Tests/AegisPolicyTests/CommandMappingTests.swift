@@ -57,6 +57,17 @@ import Testing
         #expect(normalizePath("..\u{301}", cwd: "/a") == "/a/..\u{301}")
     }
 
+    /// The program's name is what follows the last "/" byte, as for the
+    /// kernel, even when a combining mark follows that "/".
+    @Test func programNamesAreSplitOnSlashBytes() {
+        for (path, name) in [("/usr/bin/rm", "rm"), ("rm", "rm"), ("/usr/bin/", "bin"), ("/", "/"), ("///", "/"), ("", ""),
+                             ("a//", "a"), ("/opt/bin/\u{301}rm", "\u{301}rm"), ("/opt/\u{301}/x", "x"),
+                             ("/opt/\u{301}//", "\u{301}")] {
+            #expect(CommandMapping.baseName(path) == name, "\(path)")
+        }
+        #expect(command("/opt/bin/\u{301}rm -rf x").programName == "\u{301}rm")
+    }
+
     func command(_ s: String, path: String? = nil) -> CommandMapping.Command {
         CommandMapping.Command(argv: s.split(separator: " ").map { Array($0.utf8) }, cwd: "/work", resolvedPath: path)
     }
