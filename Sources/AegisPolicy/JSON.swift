@@ -69,6 +69,23 @@ public struct JSONObject: Equatable, Sendable, Sequence {
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSON)]> { entries.makeIterator() }
 
+    /// Adds a key the caller knows is not there yet (the parser, which has
+    /// checked), without looking for it again.
+    mutating func appendNew(_ key: String, _ value: JSON) { entries.append((key, value)) }
+
+    /// The value of `key`, looked for first at `cursor`, which then moves past
+    /// it: reading keys in the order they were written costs one comparison
+    /// each, not a scan (a spool record has two dozen).
+    public func value(_ key: String, cursor: inout Int) -> JSON? {
+        if cursor < entries.count, entries[cursor].key == key {
+            cursor += 1
+            return entries[cursor - 1].value
+        }
+        guard let i = entries.firstIndex(where: { $0.key == key }) else { return nil }
+        cursor = i + 1
+        return entries[i].value
+    }
+
     public static func == (a: JSONObject, b: JSONObject) -> Bool {
         a.entries.count == b.entries.count && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
     }
@@ -331,6 +348,10 @@ struct JSONParser {
         case UInt8(ascii: "{"):
             i += 1
             var obj = JSONObject()
+            // Each key's FNV-1a hash: a duplicate is looked for among the keys
+            // only when its hash is there (comparing every pair of keys costs
+            // a two-dozen-key record hundreds of string comparisons).
+            var hashes: [UInt64] = []
             skipSpace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(obj) }
             while true {
@@ -341,8 +362,11 @@ struct JSONParser {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1
                 skipSpace()
-                if obj[k] != nil { throw fail("duplicate key \"\(k)\"") }
-                obj[k] = try value(depth: depth + 1)
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for b in k.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                if hashes.contains(h) && obj[k] != nil { throw fail("duplicate key \"\(k)\"") }
+                hashes.append(h)
+                obj.appendNew(k, try value(depth: depth + 1))
                 skipSpace()
                 guard i < bytes.count else { throw fail("unterminated object") }
                 if bytes[i] == UInt8(ascii: ",") { i += 1; continue }

@@ -51,11 +51,44 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func sameFile(_ named: [UInt8], _ resolved: String) -> Bool {
-        var a = stat(), b = stat()
-        let c = named.map { CChar(bitPattern: $0) } + [0]
-        guard stat(c, &a) == 0, stat(resolved, &b) == 0 else { return false }
-        return a.st_dev == b.st_dev && a.st_ino == b.st_ino
+    /// A file's identity: the device and inode a name leads to now.
+    struct FileIdentity: Equatable {
+        var device: UInt64
+        var inode: UInt64
+
+        init?(_ path: UnsafePointer<CChar>) {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+        }
+    }
+
+    struct ResolvedName {
+        var name: String
+        var file: FileIdentity
+    }
+
+    /// The resolved name of each file judged, by the name it was exec'd as:
+    /// a build execs the same few programs thousands of times, and realpath
+    /// asks the kernel about every component of the name each time. Bounded:
+    /// names under /proc/PID are new for every process.
+    private var resolvedNames: [[UInt8]: ResolvedName] = [:]
+    static let resolvedNamesKept = 256
+
+    /// The file's path with every link resolved, as the mapping wants it,
+    /// and only if it names the very file `path` leads to now (a deleted or
+    /// anonymous file, or one swapped meanwhile, has no such name).
+    func resolve(_ path: [UInt8]) -> String? {
+        let c = path.map { CChar(bitPattern: $0) } + [0]
+        guard let file = FileIdentity(c) else { return nil }
+        // A name resolved before still counts while both names lead to the
+        // same file: the check a fresh realpath would get.
+        if let known = resolvedNames[path], known.file == file, FileIdentity(known.name) == file { return known.name }
+        guard let name = Self.realPath(path), FileIdentity(name) == file else { return nil }
+        if resolvedNames.count >= Self.resolvedNamesKept { resolvedNames.removeAll(keepingCapacity: true) }
+        resolvedNames[path] = ResolvedName(name: name, file: file)
+        return name
     }
 
     private func openStore() -> AuditStore? {
@@ -68,8 +101,20 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         return store
     }
 
-    /// After the command: leave the write-ahead log short for the next reader.
+    /// A supervisor moves its spool into the store in batches this large, not
+    /// the one-shot gate's 128 KiB: every batch commits with a sync of the
+    /// log (and now and then a checkpoint's), a few milliseconds whatever its
+    /// size, and at 128 KiB that was half of what a nested exec cost on
+    /// average. The exec that crosses the mark waits for the move (about
+    /// 1,400 records, tens of milliseconds).
+    static let ingestBytes = 1 << 20
+
+    /// After the command: what its execs left in the spool past the one-shot
+    /// gate's mark is moved now, while the store is open (the next short
+    /// command would otherwise pay for opening it and for the whole batch),
+    /// and the write-ahead log is left short for the next reader.
     public func finish() {
+        if let spool, spool.size() >= Gate.spoolIngestBytes, let store = openStore() { _ = try? store.ingestSpool() }
         store?.truncateLog()
     }
 
@@ -92,7 +137,7 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         decodeMatchesOnce()
         // The file judged must be the file named: a name that resolves to
         // another file (a deleted or anonymous one, or one swapped meanwhile) is refused.
-        guard let resolved = Self.realPath(exec.path), Self.sameFile(exec.path, resolved) else { return false }
+        guard let resolved = resolve(exec.path) else { return false }
         let argv = exec.argv.isEmpty ? [exec.path] : exec.argv
         let (seconds, micros) = ProcessInfo.now()
         func judge() throws(GateError) -> Judgement {
@@ -139,9 +184,9 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
             record.resultStatus = "allowed"
             guard let appended = try? spool.recordDecision(record) else { return false }
             // A long build's execs would grow the spool without bound; this
-            // exec waits the few milliseconds it takes to move (a failure
-            // leaves the records where they are, until the spool is full).
-            if appended.crossedIngestPoint(Gate.spoolIngestBytes), let store = openStore() { _ = try? store.ingestSpool() }
+            // exec waits while the batch moves (a failure leaves the records
+            // where they are, until the spool is full).
+            if appended.crossedIngestPoint(Self.ingestBytes), let store = openStore() { _ = try? store.ingestSpool() }
             return true
         case .block:
             record.resultStatus = "blocked"

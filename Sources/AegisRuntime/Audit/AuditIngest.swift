@@ -251,15 +251,17 @@ extension AuditStore {
             guard case .object(let o)? = parsed else {
                 throw IngestProblem(message: "a record that is not JSON was dropped")
             }
+            // Read in the order RecordWriter writes them (see JSONObject.value(_:cursor:)).
+            var cursor = 0
             func text(_ k: String) throws(IngestProblem) -> String? {
-                switch o[k] {
+                switch o.value(k, cursor: &cursor) {
                 case nil, .null?: return nil
                 case .string(let s)?: return s
                 default: throw IngestProblem(message: "a record whose '\(k)' is not text was dropped")
                 }
             }
             func int(_ k: String) throws(IngestProblem) -> Int64? {
-                switch o[k] {
+                switch o.value(k, cursor: &cursor) {
                 case nil, .null?: return nil
                 case .int(let i)?: return i
                 default: throw IngestProblem(message: "a record whose '\(k)' is not a number was dropped")
@@ -269,27 +271,33 @@ extension AuditStore {
                 guard let v = try text(k) else { throw IngestProblem(message: "a record without '\(k)' was dropped") }
                 return v
             }
+            let kind = try text("k")
             let recordID = try required("id")
-            switch try text("k") {
+            switch kind {
             case "d":
+                let parent = try text("parent"), session = try required("session"), ts = try required("ts")
+                let type = try required("type"), target = try required("target"), params = try required("params")
+                let risk = try required("risk"), approval = try required("approval"), rule = try text("rule")
+                let layer = try text("layer"), status = try required("status"), error = try text("error")
+                let agent = try text("agent"), argv = try required("argv"), cwd = try text("cwd"), user = try text("user")
+                let pid = try int("pid"), exe = try text("exe"), files = try text("files"), sandbox = try text("sandbox")
+                let exit = try int("exit")
                 let row = AuditChain.Row(
-                    id: 0, prevHash: "", sessionID: try required("session"), timestamp: try required("ts"),
-                    actionType: try required("type"), actionTarget: try required("target"), actionParams: try required("params"),
-                    riskLevel: try required("risk"), approval: try required("approval"), matchedRule: try text("rule"),
-                    agentID: try text("agent"), argv: try required("argv"), cwd: try text("cwd"), user: try text("user"),
-                    pid: try int("pid"), executable: try text("exe"), policyLayer: try text("layer"),
-                    policyFiles: try text("files"), sandbox: try text("sandbox"), parentID: nil, recordID: recordID)
-                self = .decision(Decision(recordID: recordID, parent: try text("parent"), row: row,
-                                          status: try required("status"), error: try text("error"), exit: try int("exit")))
+                    id: 0, prevHash: "", sessionID: session, timestamp: ts, actionType: type, actionTarget: target,
+                    actionParams: params, riskLevel: risk, approval: approval, matchedRule: rule, agentID: agent, argv: argv,
+                    cwd: cwd, user: user, pid: pid, executable: exe, policyLayer: layer, policyFiles: files, sandbox: sandbox,
+                    parentID: nil, recordID: recordID)
+                self = .decision(Decision(recordID: recordID, parent: parent, row: row, status: status, error: error, exit: exit))
             case "o":
+                let status = try required("status"), error = try text("error"), human = try text("human")
+                let exit = try int("exit"), signal = try int("signal")
                 guard let duration = try text("duration").flatMap(Double.init) else {
                     throw IngestProblem(message: "an outcome without a duration was dropped")
                 }
                 self = .outcome(recordID, Outcome(
-                    status: try required("status"), error: try text("error"),
-                    exitStatus: try int("exit").map { Int32(truncatingIfNeeded: $0) },
-                    signal: try int("signal").map { Int32(truncatingIfNeeded: $0) }, durationMilliseconds: duration,
-                    finishedAt: try required("finished"), humanDecision: try text("human")))
+                    status: status, error: error, exitStatus: exit.map { Int32(truncatingIfNeeded: $0) },
+                    signal: signal.map { Int32(truncatingIfNeeded: $0) }, durationMilliseconds: duration,
+                    finishedAt: try required("finished"), humanDecision: human))
             default:
                 throw IngestProblem(message: "a record of an unknown kind was dropped")
             }

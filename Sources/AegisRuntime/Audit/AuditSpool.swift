@@ -42,11 +42,16 @@ public final class AuditSpool {
         let flags = O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK
         if geteuid() == 0 { try AuditStore.rootOwnedParent(of: storePath, create: true) }
         do {
-            descriptor = try FileDescriptor.open(path, flags, mode: 0o600)
+            descriptor = try FileDescriptor.open(path, flags | AuditSpool.noAccessTime, mode: 0o600)
+        } catch where error.errno == EPERM {
+            // Not the owner's: opened without it, to be refused with the reason below.
+            do { descriptor = try FileDescriptor.open(path, flags, mode: 0o600) } catch {
+                throw .database(path: path, reason: error.reason)
+            }
         } catch where error.errno == ENOENT {
             // The first command: make the directories (0700), then open again.
             try AuditStore.makeParentDirectory(of: storePath)
-            do { descriptor = try FileDescriptor.open(path, flags, mode: 0o600) } catch {
+            do { descriptor = try FileDescriptor.open(path, flags | AuditSpool.noAccessTime, mode: 0o600) } catch {
                 throw .database(path: path, reason: error.reason)
             }
         } catch {
@@ -60,6 +65,10 @@ public final class AuditSpool {
             throw .database(path: storePath, reason: String(cString: strerror(errno)))
         }
     }
+
+    /// O_NOATIME: each append reads the last line's hash back, and with
+    /// `relatime` that read after a write dirtied the inode again every time.
+    static let noAccessTime: Int32 = 0o1000000
 
     /// Why an opened spool cannot be used, or nil: it must be a regular file
     /// with one name (a hard link could point a root gate's appends at
@@ -187,6 +196,12 @@ public final class AuditSpool {
         }
         if syncEachRecord && fdatasync(fd) != 0 { throw .system(path: path, SystemError("fdatasync", errno: errno)) }
         return Appended(before: size, after: size + line.count)
+    }
+
+    /// The spool's size now (0 if it cannot be read).
+    public func size() -> Int {
+        var st = stat()
+        return fstat(descriptor.raw, &st) == 0 ? Int(st.st_size) : 0
     }
 
     /// A new record's id: 128 random bits, unique across every writer of a store.
