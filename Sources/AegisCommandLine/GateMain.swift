@@ -23,15 +23,24 @@ package enum GateMain {
             cwd: ProcessInfo.currentDirectory(), sessionID: Gate.sessionID(environment: env),
             parentRecord: env[Spawner.parentVariable].flatMap(AuditSpool.validRecordID), shell: args.shell)
         request.warn = { Messages.printError("warning: " + $0) }
-        do {
-            switch try Gate.run(request) {
+        let command = args.command, inShell = args.shell != nil
+        @Sendable func status(_ result: GateResult) -> Int32 {
+            switch result {
             case .ran(let termination, let warning):
                 if let warning { Messages.printError("warning: " + warning) }
                 return termination.shellStatus
             case .refused(let judgement, let reason):
-                Messages.printError(Messages.refusal(judgement, reason, argv: judgement.decidingArgv ?? args.command, inShell: args.shell != nil))
+                Messages.printError(Messages.refusal(judgement, reason, argv: judgement.decidingArgv ?? command, inShell: inShell))
                 return ExitStatus.refused
             }
+        }
+        request.exit = { result in
+            let code = status(result)
+            // What the request holds is not freed first either.
+            withExtendedLifetime((rawArgs, env)) { Glibc.exit(code) }
+        }
+        do {
+            return status(try Gate.run(request))
         } catch {
             let (message, status) = Messages.failure(error, argv: args.command)
             Messages.printError(message)

@@ -24,6 +24,11 @@ public struct GateRequest: Sendable {
     public var shell: ShellRequest?
     /// Told what went wrong without stopping the command (one line each).
     public var warn: (@Sendable (String) -> Void)?
+    /// Ends the process with the result, called where the gate still holds
+    /// everything it made: a one-command process then frees nothing string
+    /// by string before it exits (the first String freed also costs the
+    /// runtime a type instantiation). Without it, `run` returns.
+    public var exit: (@Sendable (GateResult) -> Never)?
 
     public init(
         argv: [[UInt8]], sources: PolicySources, agent: String?, callerParams: JSONObject, cwd: String, sessionID: String,
@@ -184,6 +189,7 @@ public enum Gate {
 
         if judgement.decision.approval == .block {
             try recordFinal("blocked", "blocked by rule \(judgement.decision.rule)", exit: 77)
+            if let exit = request.exit { withExtendedLifetime((prepared, record, spool)) { exit(.refused(judgement, reason: .blocked)) } }
             return .refused(judgement, reason: .blocked)
         }
         // A command that cannot run is recorded as such; no one is asked about it.
@@ -272,10 +278,12 @@ public enum Gate {
         case .signaled(let sig):
             o = outcome(started, status: "failure", error: "killed by signal \(sig)", exit: 128 + sig, signal: sig, human: humanDecision)
         }
+        var result = GateResult.ran(termination, auditWarning: nil)
         if let failure = entry.complete(o, loaded, warn: request.warn) {
-            return .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(storePath): \(failure)")
+            result = .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(storePath): \(failure)")
         }
-        return .ran(termination, auditWarning: nil)
+        if let exit = request.exit { withExtendedLifetime((prepared, record, logged, spool, entry, filters, o)) { exit(result) } }
+        return result
     }
 
     /// Where a command's decision went, and so where its outcome goes.

@@ -74,6 +74,45 @@ if args[1] == "--nested", args.count >= 3 {
     removeAuditFiles(path)
     exit(0)
 }
+// aegis-bench --ingest POLICY [N] [ROUNDS]: moving N nested execs' records from
+// the spool into the table, as a supervisor does when its command ends (ms per
+// batch and us per record, median of ROUNDS; the store grows across rounds).
+if args[1] == "--ingest", args.count >= 3 {
+    let cache = PolicyCache(directory: "/tmp/aegis-bench-cache-\(getuid())")
+    let sources = PolicySources(explicit: [args[2]], environment: [:], systemPath: "/nonexistent/policy.yaml", cache: cache)
+    _ = try PolicyFiles.load(sources)
+    let loaded = try PolicyFiles.load(sources)
+    let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
+    let rounds = args.count > 4 ? Int(args[4]) ?? 5 : 5
+    let path = privateAuditPath()
+    let store = try AuditStore(path: path, walFrames: 1024, reuseLog: true)
+    var times: [UInt64] = []
+    let spool = try AuditSpool(storePath: path)
+    let exec = NestedExec(pid: getpid(), path: Array("/bin/true".utf8), argv: [Array("/bin/true".utf8)], cwd: "/")
+    for _ in 0..<rounds {
+        // The command's own decision first, as the gate writes it; then its
+        // execs, fewer than a supervisor's batch, so none moves on its way.
+        let judgement = try Gate.judge(argv: exec.argv, cwd: "/", resolvedPath: "/usr/bin/true", policy: loaded, agent: nil,
+                                       callerParams: JSONObject(), at: Instant(unixSeconds: ProcessInfo.now().seconds))
+        let command = AuditStore.DecisionRecord(
+            sessionID: "bench", timestamp: ISO8601.format(unixSeconds: ProcessInfo.now().seconds), action: judgement.action,
+            decision: judgement.decision, resultStatus: "pending", resultError: nil, argvJSON: Gate.argvJSON(exec.argv),
+            cwd: "/", user: "bench", pid: getpid(), executable: "/usr/bin/true", policyFiles: [args[2]])
+        try spool.recordDecision(command)
+        let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench",
+                              parentRecord: command.recordID, auditPath: path,
+                              inherited: try EffectiveSandbox.combine([SandboxSpec()]))
+        for _ in 0..<n { precondition(gate.decide(exec)) }
+        let t0 = ProcessInfo.monotonicNanoseconds()
+        let moved = try store.ingestSpool()
+        times.append(ProcessInfo.monotonicNanoseconds() - t0)
+        precondition(moved == n + 1, "moved \(moved) of \(n + 1)")
+    }
+    let ms = median(times) / 1000
+    print("ingest_ms=\(ms) per_record_us=\(ms * 1000 / Double(n))")
+    removeAuditFiles(path)
+    exit(0)
+}
 // aegis-bench --decode POLICY [N]: decoding the policy's compiled copy, and
 // judging /bin/true with the result, in-process (first run, then median of N).
 if args[1] == "--decode", args.count >= 3 {
