@@ -13,6 +13,7 @@ import PackageDescription
 // Each function in a section of its own, so the linker can place the gate's
 // hot functions together (see `gateLinking`).
 let prespecialize: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-prespecialize-generic-metadata",
+                                                   "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors",
                                                    "-Xfrontend", "-function-sections"])]
 
 // The gate's binary is linked with lld, hot functions first, in the order of
