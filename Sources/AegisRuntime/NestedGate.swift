@@ -83,7 +83,9 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
         let c = path.map { CChar(bitPattern: $0) } + [0]
         guard let file = FileIdentity(c) else { return nil }
         // A name resolved before still counts while both names lead to the
-        // same file: the check a fresh realpath would get.
+        // same file: the check a fresh realpath gets. (If links along either
+        // name changed since, realpath might now spell another true name of
+        // the same file; which file is judged does not change.)
         if let known = resolvedNames[path], known.file == file, FileIdentity(known.name) == file { return known.name }
         guard let name = Self.realPath(path), FileIdentity(name) == file else { return nil }
         if resolvedNames.count >= Self.resolvedNamesKept { resolvedNames.removeAll(keepingCapacity: true) }
