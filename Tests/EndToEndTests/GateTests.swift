@@ -298,7 +298,11 @@ import Testing
         let p = s.policy(Self.allowShell)
         #expect(s.run("--policy", p, "--", "sh", "-c", "true").status == 0)
         let marker = s.dir + "/ran"
-        let script = "flock \"$1\" sleep 14 & holder=$!; sleep 1; \"$0\" --policy \"$2\" -- sh -c \"touch $3\"; echo \"status $?\"; kill $holder"
+        // The gate starts only once the holder has the lock (on a loaded
+        // machine a fixed second was not always enough for flock to take it).
+        let script = "flock \"$1\" sh -c ': > \"$0.held\"; sleep 14' \"$3\" & holder=$!; i=0; "
+            + "while [ ! -e \"$3.held\" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
+            + "\"$0\" --policy \"$2\" -- sh -c \"touch $3\"; echo \"status $?\"; kill $holder"
         let r = spawn(["sh", "-c", script, binary, s.auditPath + "-spool", p, marker].map { Array($0.utf8) },
                       env: s.environment, cwd: s.dir)
         #expect(r.stdout.contains("status 78"), "\(r.stdout) \(r.stderr)")
