@@ -22,6 +22,15 @@ func removeAuditFiles(_ path: String) {
     for suffix in ["", "-wal", "-shm", "-spool"] { unlink(path + suffix) }
     rmdir(String(path.dropLast("/audit.db".count)))
 }
+/// The policy through its compiled copy, as the gate loads it (the first load writes it).
+func loadThroughCompiledCopy(_ path: String) throws -> LoadedPolicy {
+    let cache = PolicyCache(directory: "/tmp/aegis-bench-cache-\(getuid())")
+    let sources = PolicySources(explicit: [path], environment: [:], systemPath: "/nonexistent/policy.yaml", cache: cache)
+    _ = try PolicyFiles.load(sources)
+    let loaded = try PolicyFiles.load(sources)
+    precondition(loaded.layered.layers.allSatisfy { $0.policy.deferredRules != nil }, "not read from its compiled copy")
+    return loaded
+}
 guard args.count >= 2 else {
     print("usage: aegis-bench POLICY [ITERATIONS] | aegis-bench --shell-corpus FILE [ROUNDS]")
     exit(2)
@@ -47,12 +56,7 @@ if args[1] == "--sha256" {
 // recording one nested exec of /bin/true, in-process (median of N; with
 // AEGIS_BENCH_TAIL set, also the decides over 1 ms: those that moved the spool).
 if args[1] == "--nested", args.count >= 3 {
-    // Through a compiled copy, as the gate loads it (the first load writes it).
-    let cache = PolicyCache(directory: "/tmp/aegis-bench-cache-\(getuid())")
-    let sources = PolicySources(explicit: [args[2]], environment: [:], systemPath: "/nonexistent/policy.yaml", cache: cache)
-    _ = try PolicyFiles.load(sources)
-    let loaded = try PolicyFiles.load(sources)
-    precondition(loaded.layered.layers.allSatisfy { $0.policy.deferredRules != nil }, "not read from its compiled copy")
+    let loaded = try loadThroughCompiledCopy(args[2])
     let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
     let path = privateAuditPath()
     let gate = NestedGate(loaded: loaded, agent: nil, callerParams: JSONObject(), sessionID: "bench",
@@ -78,10 +82,7 @@ if args[1] == "--nested", args.count >= 3 {
 // the spool into the table, as a supervisor does when its command ends (ms per
 // batch and us per record, median of ROUNDS; the store grows across rounds).
 if args[1] == "--ingest", args.count >= 3 {
-    let cache = PolicyCache(directory: "/tmp/aegis-bench-cache-\(getuid())")
-    let sources = PolicySources(explicit: [args[2]], environment: [:], systemPath: "/nonexistent/policy.yaml", cache: cache)
-    _ = try PolicyFiles.load(sources)
-    let loaded = try PolicyFiles.load(sources)
+    let loaded = try loadThroughCompiledCopy(args[2])
     let n = args.count > 3 ? Int(args[3]) ?? 1000 : 1000
     let rounds = args.count > 4 ? Int(args[4]) ?? 5 : 5
     let path = privateAuditPath()
