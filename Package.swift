@@ -14,6 +14,7 @@ import PackageDescription
 // hot functions together (see `gateLinking`).
 let prespecialize: [SwiftSetting] = [.unsafeFlags(["-Xfrontend", "-prespecialize-generic-metadata",
                                                    "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors",
+                                                   "-Xfrontend", "-disable-llvm-merge-functions-pass",
                                                    "-Xfrontend", "-function-sections"])]
 
 // The gate's binary is linked with lld, hot functions first, in the order of

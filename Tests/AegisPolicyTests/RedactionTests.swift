@@ -35,6 +35,12 @@ import Testing
         #expect(r.redact(word: input) == input)
     }
 
+    @Test func theTokenScanStartsAtEveryShapesFirstByte() {
+        let starts = Set(UnsafeBufferPointer(start: Redactor.shapeStartBytes.utf8Start,
+                                             count: Redactor.shapeStartBytes.utf8CodeUnitCount))
+        #expect(starts == Set(Redactor.shapes.map { $0.prefix[0] }))
+    }
+
     @Test func aSecretOptionHidesTheNextWord() {
         #expect(r.redact(words: ["mysql", "--password", "hunter2", "-u", "root"]) == ["mysql", "--password", X, "-u", "root"])
         #expect(r.redact(words: ["curl", "-H", "Authorization: Bearer abc", "https://x"]) == ["curl", "-H", "Authorization: \(X)", "https://x"])

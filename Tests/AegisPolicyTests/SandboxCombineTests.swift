@@ -26,6 +26,20 @@ import Testing
         }
     }
 
+    /// The words the audit log's `sandbox` column and refusals show.
+    @Test func theSandboxIsDescribedAsTheLogShowsIt() throws {
+        #expect(try EffectiveSandbox.combine([SandboxSpec()]).description == "default")
+        let several = try EffectiveSandbox.combine([
+            SandboxSpec(profile: .standard), SandboxSpec(profile: .file("/etc/aegis/oci.json"), network: false, intercept: false),
+        ])
+        #expect(several.description == "default+/etc/aegis/oci.json, no network")
+        #expect(try EffectiveSandbox.combine([SandboxSpec(profile: .strict, intercept: false)]).description
+                    == "strict, no network, execs not intercepted")
+        #expect(try EffectiveSandbox.combine([SandboxSpec(profile: SandboxSpec.Profile.none)]).description == "none")
+        #expect(try EffectiveSandbox.combine([SandboxSpec(profile: SandboxSpec.Profile.none, intercept: true)]).description
+                    == "none, execs intercepted")
+    }
+
     @Test func layersOnlyAddRestrictions() throws {
         let plain = try EffectiveSandbox.combine([SandboxSpec()])
         #expect(plain.denied == SandboxGroups.standardDenied && !plain.noNetwork && plain.intercept && plain.hardened)

@@ -75,15 +75,22 @@ public enum Spawner {
     static func start(
         _ exe: ResolvedExecutable, argv: [[UInt8]], environment: [[UInt8]], filters: [SeccompFilter], intercept: Bool
     ) throws(SpawnError) -> (pid_t, Int32) {
-        // NUL-terminated copies, alive until the child has exec'd.
-        let argStorage = argv.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
-        let envStorage = environment.map { bytes -> UnsafeMutablePointer<CChar> in cString(bytes) }
-        defer {
-            argStorage.forEach { $0.deallocate() }
-            envStorage.forEach { $0.deallocate() }
+        // NUL-terminated copies, alive until the child has exec'd. (Made as
+        // optionals from the start: converting an array of pointers to one of
+        // optional pointers cast every element at run time.)
+        func cStrings(_ list: [[UInt8]]) -> [UnsafeMutablePointer<CChar>?] {
+            var out: [UnsafeMutablePointer<CChar>?] = []
+            out.reserveCapacity(list.count + 1)
+            for bytes in list { out.append(cString(bytes)) }
+            out.append(nil)
+            return out
         }
-        var cargv: [UnsafeMutablePointer<CChar>?] = argStorage + [nil]
-        var cenv: [UnsafeMutablePointer<CChar>?] = envStorage + [nil]
+        var cargv = cStrings(argv)
+        var cenv = cStrings(environment)
+        defer {
+            for p in cargv { p?.deallocate() }
+            for p in cenv { p?.deallocate() }
+        }
         var childErrno: Int32 = 0
         let scriptPath = exe.isScript ? cString(exe.foundAt) : nil
         defer { scriptPath?.deallocate() }
@@ -124,7 +131,7 @@ public enum Spawner {
 
     static func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
         let p = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
-        for (i, b) in bytes.enumerated() { p[i] = CChar(bitPattern: b) }
+        bytes.withUnsafeBytes { if let base = $0.baseAddress { memcpy(p, base, $0.count) } }
         p[bytes.count] = 0
         return p
     }

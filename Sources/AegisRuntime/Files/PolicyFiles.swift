@@ -160,18 +160,15 @@ public enum PolicyFiles {
     }
 
     static func readIfPresent(_ path: String, cache: PolicyCache?, refresh: Bool = false) throws(PolicyError) -> PolicyFile? {
+        let fd: FileDescriptor
         do {
-            let fd = try FileDescriptor.open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)
-            return try parse(fd, path: path, cache: cache, refresh: refresh)
-        } catch let e as SystemError where e.errno == ENOENT || e.errno == ENOTDIR {
-            return nil
-        } catch let e as SystemError {
-            throw .unreadable(path: path, reason: e.reason)
-        } catch let e as PolicyError {
-            throw e
+            guard let opened = try FileDescriptor.openIfPresent(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, notDirectoryIsMissing: true)
+            else { return nil }
+            fd = opened
         } catch {
-            throw .unreadable(path: path, reason: "\(error)")
+            throw .unreadable(path: path, reason: error.reason)
         }
+        return try parse(fd, path: path, cache: cache, refresh: refresh)
     }
 
     /// The system policy, if present, after the ownership and mode checks.
@@ -181,33 +178,30 @@ public enum PolicyFiles {
         let name = String(path[path.index(after: slash)...])
         let dir: FileDescriptor
         do {
-            dir = try FileDescriptor.open(dirPath, O_RDONLY | O_DIRECTORY)
-        } catch where error.errno == ENOENT {
-            return nil
+            guard let opened = try FileDescriptor.openIfPresent(dirPath, O_RDONLY | O_DIRECTORY) else { return nil }
+            dir = opened
         } catch {
             throw .unreadable(path: dirPath, reason: error.reason)
         }
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(name, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, relativeTo: dir.raw)
-        } catch where error.errno == ENOENT {
-            return nil
+            guard let opened = try FileDescriptor.openIfPresent(name, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, relativeTo: dir.raw)
+            else { return nil }
+            fd = opened
         } catch where error.errno == ELOOP {
             throw .untrusted(path: path, reason: "it is a symbolic link; the system policy must be a regular file")
         } catch {
             throw .unreadable(path: path, reason: error.reason)
         }
+        let dirStat: stat, fileStat: stat
         do {
-            let dirStat = try dir.stat(), fileStat = try fd.stat()
-            if let problem = trustProblem(dirStat, what: "its directory \(dirPath)") ?? trustProblem(fileStat, what: "it") {
-                throw PolicyError.untrusted(path: path, reason: problem)
-            }
-        } catch let e as SystemError {
-            throw .unreadable(path: path, reason: e.reason)
-        } catch let e as PolicyError {
-            throw e
+            dirStat = try dir.stat()
+            fileStat = try fd.stat()
         } catch {
-            throw .unreadable(path: path, reason: "\(error)")
+            throw .unreadable(path: path, reason: error.reason)
+        }
+        if let problem = trustProblem(dirStat, what: "its directory \(dirPath)") ?? trustProblem(fileStat, what: "it") {
+            throw .untrusted(path: path, reason: problem)
         }
         return try parse(fd, path: path, cache: cache, refresh: refresh)
     }

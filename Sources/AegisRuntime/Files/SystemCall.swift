@@ -39,6 +39,23 @@ public final class FileDescriptor {
         FileDescriptor(try retry("open \(path)") { openat(dir, path, flags | O_CLOEXEC, mode) })
     }
 
+    /// open(2) that gives nil for a file that is not there (ENOENT, and
+    /// ENOTDIR when asked): the gate looks for policy files that usually do
+    /// not exist, and an error thrown and caught on that path cost every
+    /// command the runtime's first-use work for error values.
+    public static func openIfPresent(
+        _ path: String, _ flags: Int32, relativeTo dir: Int32 = AT_FDCWD, notDirectoryIsMissing: Bool = false
+    ) throws(SystemError) -> FileDescriptor? {
+        while true {
+            let fd = openat(dir, path, flags | O_CLOEXEC, 0)
+            if fd >= 0 { return FileDescriptor(fd) }
+            let e = errno
+            if e == EINTR { continue }
+            if e == ENOENT || (notDirectoryIsMissing && e == ENOTDIR) { return nil }
+            throw SystemError("open \(path)", errno: e)
+        }
+    }
+
     /// fstat(2) on this descriptor: the file actually opened, not a path that may have changed.
     public func stat() throws(SystemError) -> Glibc.stat {
         var st = Glibc.stat()
