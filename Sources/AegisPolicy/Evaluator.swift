@@ -94,7 +94,7 @@ public enum Evaluator {
             // prefixes rule it out, no rule whose match fails.
             for i in bytes.map(deferred.candidates) ?? Array(0..<deferred.count) {
                 // Matches decoded already (a supervisor's) are checked in place.
-                if let decoded, !matchHolds(decoded[i].match, subject) { continue }
+                if let decoded, !decoded[i].holds(subject) { continue }
                 let rule: Rule
                 do {
                     let match = try deferred.match(i)

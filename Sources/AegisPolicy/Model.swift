@@ -244,6 +244,10 @@ public final class DeferredRules: Sendable {
     final class MatchBox: Sendable {
         let match: Match
         init(_ match: Match) { self.match = match }
+
+        /// Checked here, where the match lies: `box.match` taken out at the
+        /// caller copied all five globs (a retain apiece) for every rule tried.
+        func holds(_ s: Evaluator.MatchSubject) -> Bool { Evaluator.matchHolds(match, s) }
     }
 
     /// Every prefix's bytes in one array, and where each rule's are: nothing

@@ -141,27 +141,57 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
         let argvPointer = isExecveat ? n.args.2 : n.args.1
         let dirfd = isExecveat ? Int32(truncatingIfNeeded: n.args.0) : AT_FDCWD
         let mem = RemoteMemory(pid: n.pid)
-        guard let pathBytes = mem.string(at: pathPointer, limit: Int(PATH_MAX)) else { return nil }
+        // The path's first piece and the first block of argv's pointers come
+        // in one call; whatever is not complete there is read on its own.
+        // Whole pointers up to the page's end (one that straddles two is read as itself).
+        func block(_ p: UInt64) -> RemoteMemory.Piece { RemoteMemory.Piece(address: p, count: max(8, RemoteMemory.chunk(p, 512) & ~7)) }
+        let pathPiece = RemoteMemory.Piece(address: pathPointer, count: RemoteMemory.chunk(pathPointer, 256))
+        let first = mem.readPrefix(argvPointer != 0 ? [pathPiece, block(argvPointer)] : [pathPiece])
+        let pathChunk = first.bytes[..<pathPiece.count]
+        let pathBytes: [UInt8]
+        if first.whole >= 1, let z = pathChunk.firstIndex(of: 0) {
+            pathBytes = Array(pathChunk[..<z])
+        } else {
+            guard let s = mem.string(at: pathPointer, limit: Int(PATH_MAX)) else { return nil }
+            pathBytes = s
+        }
+        guard pathBytes.count <= Int(PATH_MAX) else { return nil }
         // The pointers first, in blocks; then the strings they point at, up to
         // 1,024 in one call.
         var pointers: [UInt64] = []
         var p = argvPointer
+        var readAhead: ArraySlice<UInt8>? = first.whole == 2 ? first.bytes[pathPiece.count...] : nil
         reading: while argvPointer != 0 {
-            // Whole pointers up to the page's end (one that straddles two is read as itself).
-            let size = max(8, RemoteMemory.chunk(p, 512) & ~7)
-            guard let block = mem.read([RemoteMemory.Piece(address: p, count: size)]) else { return nil }
-            for k in stride(from: 0, to: size, by: 8) {
-                let ptr = block.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: k, as: UInt64.self) }
+            let piece = block(p)
+            let bytes: ArraySlice<UInt8>
+            if let ahead = readAhead {
+                bytes = ahead
+                readAhead = nil
+            } else {
+                guard let b = mem.read([piece]) else { return nil }
+                bytes = b[...]
+            }
+            for k in stride(from: 0, to: piece.count, by: 8) {
+                let ptr = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: k, as: UInt64.self) }
                 if ptr == 0 { break reading }
                 guard pointers.count < maxArgs else { return nil }
                 pointers.append(ptr)
             }
-            p += UInt64(size)
+            p += UInt64(piece.count)
         }
         var argv: [[UInt8]] = []
         argv.reserveCapacity(pointers.count)
         var total = 0
-        for start in stride(from: 0, to: pointers.count, by: RemoteMemory.maxPieces) {
+        // argv[0] is most often the very string the path was read from: not
+        // read again. (Both reads are of the same stopped process; the id is
+        // checked after all of them.)
+        var unread = 0
+        if pathBytes.count < pathPiece.count, pointers.first == pathPointer {
+            argv.append(pathBytes)
+            total = pathBytes.count + 1
+            unread = 1
+        }
+        for start in stride(from: unread, to: pointers.count, by: RemoteMemory.maxPieces) {
             let pieces = pointers[start..<min(start + RemoteMemory.maxPieces, pointers.count)].map {
                 RemoteMemory.Piece(address: $0, count: RemoteMemory.chunk($0, 256))
             }
