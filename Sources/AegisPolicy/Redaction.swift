@@ -196,8 +196,9 @@ public struct Redactor: Sendable {
         shape("xoxs-", 10, .token), shape("sk-", 20, .token), shape("eyJ", 20, .tokenOrDot),
     ]
     /// The first byte of every shape's prefix (RedactionTests holds it to
-    /// `shapes`): a static string, because building a set from `shapes` on
-    /// every command's first word was a short process's first-use work.
+    /// `shapes`): a static string, because a set built from `shapes` at the
+    /// first word of every command, and hashing each byte into it, was a
+    /// short process's first-use work.
     static let shapeStartBytes: StaticString = "Agxse"
 
     static func mayStartShape(_ b: UInt8) -> Bool {
