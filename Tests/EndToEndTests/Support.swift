@@ -40,9 +40,19 @@ final class Sandbox: @unchecked Sendable {  // immutable after init
         return path
     }
 
+    /// Written through a descriptor opened O_CLOEXEC: a file the tests then
+    /// exec must not be open for writing in a process another test is
+    /// starting at that moment (posix_spawn passes on every descriptor
+    /// without the flag, and the kernel refuses to exec a file open for
+    /// writing: "Text file busy").
     func write(_ name: String, _ text: String, mode: Int = 0o644) -> String {
         let path = dir + "/" + name
-        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
+        precondition(fd >= 0, "cannot write \(path)")
+        let bytes = Array(text.utf8)
+        precondition(bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } == bytes.count)
+        precondition(fchmod(fd, mode_t(mode)) == 0)  // whatever the umask took away
+        close(fd)
         return path
     }
 
