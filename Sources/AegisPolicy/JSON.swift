@@ -69,9 +69,9 @@ public struct JSONObject: Equatable, Sendable, Sequence {
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSON)]> { entries.makeIterator() }
 
-    /// Adds a key the caller knows is not there yet (the parser, which has
+    /// Adds a key the caller knows is not there yet (a parser that has
     /// checked), without looking for it again.
-    mutating func appendNew(_ key: String, _ value: JSON) { entries.append((key, value)) }
+    package mutating func appendNew(_ key: String, _ value: JSON) { entries.append((key, value)) }
 
     /// The value of `key`, looked for first at `cursor`, which then moves past
     /// it: reading keys in the order they were written costs one comparison

@@ -44,7 +44,7 @@ import Testing
         let lines = try writtenLines(records, outcome: outcome)
         #expect(lines.count == records.count * 2)
         for line in lines {
-            #expect(SpoolLineReader.values(line) != nil, "\(String(decoding: line, as: UTF8.self))")
+            #expect(SpoolLineReader.fields(line) != nil, "\(String(decoding: line, as: UTF8.self))")
             let fast = try AuditStore.SpoolRecord(line)
             let parsed = try AuditStore.SpoolRecord(line, parserOnly: true)
             #expect("\(fast)" == "\(parsed)")
@@ -77,7 +77,7 @@ import Testing
         let text = String(decoding: line, as: UTF8.self)
         #expect(text.contains(edit.0))
         let edited = Array(text.replacingOccurrences(of: edit.0, with: edit.1).utf8)[...]
-        #expect(SpoolLineReader.values(edited) == nil)
+        #expect(SpoolLineReader.fields(edited) == nil)
         func read(_ parserOnly: Bool) -> String {
             do { return "\(try AuditStore.SpoolRecord(edited, parserOnly: parserOnly))" } catch { return "dropped: \(error.message)" }
         }
@@ -88,7 +88,7 @@ import Testing
         let line = try #require(try writtenLines([record("x")], outcome: AuditStore.Outcome(
             status: "success", error: nil, exitStatus: 0, signal: nil, durationMilliseconds: 1, finishedAt: "f")).first)
         let edited = Array(String(decoding: line, as: UTF8.self).replacingOccurrences(of: #""pid":4194303"#, with: #""pid":"4194303""#).utf8)[...]
-        #expect(SpoolLineReader.values(edited) != nil)
+        #expect(SpoolLineReader.fields(edited) != nil)
         for parserOnly in [false, true] {
             #expect(throws: AuditStore.IngestProblem.self) { try AuditStore.SpoolRecord(edited, parserOnly: parserOnly) }
         }
@@ -100,7 +100,7 @@ import Testing
         var bytes = Array(line)
         let at = try #require(bytes.firstIndex(of: UInt8(ascii: "x")))
         bytes[at] = 0xFF
-        #expect(SpoolLineReader.values(bytes[...]) == nil)
+        #expect(SpoolLineReader.fields(bytes[...]) == nil)
         func read(_ parserOnly: Bool) -> String {
             do { return "\(try AuditStore.SpoolRecord(bytes[...], parserOnly: parserOnly))" } catch { return "dropped: \(error.message)" }
         }

@@ -250,9 +250,10 @@ extension AuditStore {
         init(_ body: ArraySlice<UInt8>, parserOnly: Bool = false) throws(IngestProblem) {
             // A line as the writer left it is read field by field in its order;
             // any other, by the JSON parser.
-            let fast = parserOnly ? nil : SpoolLineReader.values(body)
-            var o = JSONObject()
-            if fast == nil {
+            let o: JSONObject
+            if let fields = parserOnly ? nil : SpoolLineReader.fields(body) {
+                o = fields
+            } else {
                 // From the bytes; a line that is not UTF-8 is read as it was before (repaired), and its hash reports it.
                 let parsed = (try? JSON.parse(bytes: Array(body))) ?? (try? JSON.parse(String(decoding: body, as: UTF8.self)))
                 guard case .object(let object)? = parsed else {
@@ -262,31 +263,17 @@ extension AuditStore {
             }
             // Read in the order RecordWriter writes them (see JSONObject.value(_:cursor:)).
             var cursor = 0
-            func value(_ k: String) -> SpoolLineReader.Value?? {
-                if let fast {
-                    guard let i = SpoolLineReader.index(of: k, in: fast.keys, from: cursor) else { return .some(nil) }
-                    cursor = i + 1
-                    return fast.values[i]
-                }
-                switch o.value(k, cursor: &cursor) {
-                case nil: return .some(nil)
-                case .null?: return .null
-                case .string(let s)?: return .text(s)
-                case .int(let i)?: return .int(i)
-                default: return nil
-                }
-            }
             func text(_ k: String) throws(IngestProblem) -> String? {
-                switch value(k) {
-                case .some(nil), .some(.null): return nil
-                case .some(.text(let s)): return s
+                switch o.value(k, cursor: &cursor) {
+                case nil, .null?: return nil
+                case .string(let s)?: return s
                 default: throw IngestProblem(message: "a record whose '\(k)' is not text was dropped")
                 }
             }
             func int(_ k: String) throws(IngestProblem) -> Int64? {
-                switch value(k) {
-                case .some(nil), .some(.null): return nil
-                case .some(.int(let i)): return i
+                switch o.value(k, cursor: &cursor) {
+                case nil, .null?: return nil
+                case .int(let i)?: return i
                 default: throw IngestProblem(message: "a record whose '\(k)' is not a number was dropped")
                 }
             }

@@ -4,58 +4,42 @@ import Glibc
 import AegisPolicy
 
 /// The fields of a spool line as `AuditSpool.RecordWriter` writes them, read
-/// without building JSON values: a flat object whose keys come exactly in the
+/// without the general JSON parser: a flat object whose keys come exactly in the
 /// writer's order, whose values are strings, integers or null, with no
 /// whitespace. Anything else (a line edited by hand, a key out of place or
 /// repeated, a fraction, a surrogate escape, bytes that are not UTF-8) gives
 /// nil, and the line is read by the JSON parser instead, with the same result.
 /// (Parsing each line into JSON values was a third of moving a record.)
 enum SpoolLineReader {
-    enum Value {
-        case text(String)
-        case int(Int64)
-        case null
-    }
-
-    static let decisionKeys: [StaticString] = [
+    static let decisionKeys = [
         "k", "id", "parent", "session", "ts", "type", "target", "params", "risk", "approval", "rule", "layer", "status",
         "error", "agent", "argv", "cwd", "user", "pid", "exe", "files", "sandbox", "exit",
     ]
-    static let outcomeKeys: [StaticString] = ["k", "id", "status", "error", "human", "exit", "signal", "duration", "finished"]
+    static let outcomeKeys = ["k", "id", "status", "error", "human", "exit", "signal", "duration", "finished"]
 
-    /// Where `key` is among `keys`: looked for first at `from` (fields are
-    /// read in the order they were written), then everywhere.
-    static func index(of key: String, in keys: [StaticString], from: Int) -> Int? {
-        func same(_ s: StaticString) -> Bool {
-            key.utf8.elementsEqual(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-        }
-        if from < keys.count, same(keys[from]) { return from }
-        return keys.firstIndex(where: same)
-    }
-
-    /// The keys (`decisionKeys` or `outcomeKeys`, as the first value, the
-    /// kind, says) and their values, or nil.
-    static func values(_ body: ArraySlice<UInt8>) -> (keys: [StaticString], values: [Value])? {
+    /// The line's fields, under the keys `decisionKeys` or `outcomeKeys`
+    /// (as the first value, the kind, says), in that order; or nil.
+    static func fields(_ body: ArraySlice<UInt8>) -> JSONObject? {
         guard UTF8Validation.isValid(body) else { return nil }
-        return body.withUnsafeBufferPointer { b -> (keys: [StaticString], values: [Value])? in
+        return body.withUnsafeBufferPointer { b -> JSONObject? in
             var r = Scanner(b: b)
             guard r.take(0x7B) else { return nil }  // {
             var keys = decisionKeys
-            var out: [Value] = []
-            out.reserveCapacity(keys.count)
+            var out = JSONObject()
             var k = 0
             while k < keys.count {
                 if k > 0 { guard r.take(0x2C) else { return nil } }  // ,
                 guard r.key(keys[k]), r.take(0x3A), let v = r.value() else { return nil }
                 if k == 0 {
-                    guard case .text(let kind) = v else { return nil }
+                    guard case .string(let kind) = v else { return nil }
                     if kind == "o" { keys = outcomeKeys } else if kind != "d" { return nil }
                 }
-                out.append(v)
+                // Each key once: the list has no repeats.
+                out.appendNew(keys[k], v)
                 k += 1
             }
             guard r.take(0x7D), r.i == b.count else { return nil }  // }
-            return (keys, out)
+            return out
         }
     }
 
@@ -70,23 +54,27 @@ enum SpoolLineReader {
         }
 
         /// `"name"`, exactly (the writer's keys need no escapes).
-        mutating func key(_ name: StaticString) -> Bool {
-            let n = name.utf8CodeUnitCount
-            guard b.count - i >= n + 2, b[i] == 0x22, b[i + 1 + n] == 0x22,
-                  memcmp(b.baseAddress! + i + 1, name.utf8Start, n) == 0 else { return false }
-            i += n + 2
-            return true
+        mutating func key(_ name: String) -> Bool {
+            var name = name
+            return name.withUTF8 { u in
+                let n = u.count
+                guard b.count - i >= n + 2, b[i] == 0x22, b[i + 1 + n] == 0x22,
+                      memcmp(b.baseAddress! + i + 1, u.baseAddress!, n) == 0 else { return false }
+                i += n + 2
+                return true
+            }
         }
 
-        mutating func value() -> Value? {
+        /// A string, an integer or null; anything else gives nil.
+        mutating func value() -> JSON? {
             guard i < b.count else { return nil }
             switch b[i] {
-            case 0x22: return string().map(Value.text)
+            case 0x22: return string().map(JSON.string)
             case 0x6E:  // null
                 guard b.count - i >= 4, b[i + 1] == 0x75, b[i + 2] == 0x6C, b[i + 3] == 0x6C else { return nil }
                 i += 4
                 return .null
-            default: return integer().map(Value.int)
+            default: return integer().map(JSON.int)
             }
         }
 

@@ -155,7 +155,6 @@ final class ExecSupervisor: @unchecked Sendable {  // its state is touched by it
             guard let s = mem.string(at: pathPointer, limit: Int(PATH_MAX)) else { return nil }
             pathBytes = s
         }
-        guard pathBytes.count <= Int(PATH_MAX) else { return nil }
         // The pointers first, in blocks; then the strings they point at, up to
         // 1,024 in one call.
         var pointers: [UInt64] = []
