@@ -1,5 +1,6 @@
 // Counts the CPUID instructions a program executes before it exits, by
-// single-stepping it (its first thread only; children and threads run untraced).
+// single-stepping it (its first thread only, through any exec it makes; its
+// children and other threads run untraced).
 // On a virtual machine each CPUID traps to the hypervisor, so this count times
 // the per-instruction cost (cpuid-time.c) is what every process start pays there.
 //
