@@ -17,7 +17,7 @@ package struct GateArguments {
         package var message: String
     }
 
-    package static let valueOptions = ["--policy", "--agent", "--param", "--params"]
+    package static let valueOptions = GateOptionSyntax.valueOptions
 
     package static func parse(_ args: ArraySlice<[UInt8]>) throws(UsageError) -> GateArguments {
         var g = GateArguments()
@@ -55,16 +55,7 @@ package struct GateArguments {
         return g
     }
 
-    /// The flags a shell is called with (`-c`, `-lc`, `-l -c`, `--login -c`,
-    /// `-e -c`, `-o pipefail -c`): what SHELL=, make and subprocess use.
-    package static func isShellOption(_ word: String) -> Bool {
-        if word == "--login" || word == "-o" || word == "+o" { return true }
-        guard word.count >= 2, word.first == "-" || word.first == "+", word.dropFirst().first != "-" else { return false }
-        return word.dropFirst().allSatisfy { shellLetters.contains($0) }
-    }
-
-    /// Single-letter shell options passed through to the shell; `c` is ours.
-    package static let shellLetters: Set<Character> = ["c", "l", "e", "x", "u", "v", "f", "a", "n", "h", "B", "C", "E", "H", "P", "T", "m", "b"]
+    package static func isShellOption(_ word: String) -> Bool { GateOptionSyntax.isShellOption(word) }
 
     package static func parseShell(_ args: ArraySlice<[UInt8]>) throws(UsageError) -> ShellRequest {
         var options: [[UInt8]] = []

@@ -11,6 +11,14 @@ public struct ShellAnalysis: Sendable {
         /// Why what runs here cannot be known before it runs, if so.
         public var unknowable: String?
         public var context: ShellCommand.Context
+        /// Where it runs when a `cd` earlier in the string (or `env -C`) may
+        /// have moved it: a path, absolute or relative to the starting
+        /// directory; nil for the starting directory.
+        public var directory: [UInt8]? = nil
+
+        public init(argv: [[UInt8]], via: [String], unknowable: String?, context: ShellCommand.Context, directory: [UInt8]? = nil) {
+            (self.argv, self.via, self.unknowable, self.context, self.directory) = (argv, via, unknowable, context, directory)
+        }
 
         public var programIsStatic: Bool { unknowable == nil }
     }
@@ -25,10 +33,17 @@ public struct ShellAnalysis: Sendable {
     public static let maxCommands = 10_000
 
     /// `home`: what an unquoted leading `~` stands for (the shell's $HOME).
-    public static func analyze(_ source: [UInt8], dialect: ShellDialect = .posix, home: String? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
+    /// `cdSearchPath`: the shell's CDPATH, under which `cd NAME` may go elsewhere.
+    /// `programName`: the name of the file a command name leads to (symbolic
+    /// links followed), where it can be found.
+    public static func analyze(_ source: [UInt8], dialect: ShellDialect = .posix, home: String? = nil,
+                               cdSearchPath: String? = nil,
+                               programName: (([UInt8]) -> String?)? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
         var a = Analyzer()
+        a.programName = programName
         a.dialect = dialect
         a.home = home.map { Array($0.utf8) }
+        a.cdSearches = cdSearchPath.map { !$0.isEmpty } ?? false
         try a.script(source, via: [], depth: 0)
         if a.items.count > maxCommands {
             let why = "the string has \(a.items.count) commands, more than the \(maxCommands) judged one by one"
@@ -38,8 +53,9 @@ public struct ShellAnalysis: Sendable {
         return ShellAnalysis(items: a.items, functions: a.functions)
     }
 
-    public static func analyze(_ source: String, dialect: ShellDialect = .posix, home: String? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
-        try analyze(Array(source.utf8), dialect: dialect, home: home)
+    public static func analyze(_ source: String, dialect: ShellDialect = .posix, home: String? = nil,
+                               cdSearchPath: String? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
+        try analyze(Array(source.utf8), dialect: dialect, home: home, cdSearchPath: cdSearchPath)
     }
 }
 
@@ -49,6 +65,19 @@ struct Analyzer {
     /// The grammar of the shell that runs the string being read.
     var dialect: ShellDialect = .posix
     var home: [UInt8]?
+    /// Where the next command may run: nil is the starting directory, a path
+    /// one a `cd` earlier in the string may have moved to. A `cd` adds to
+    /// them (it may fail, or sit in a branch not taken); each is judged.
+    var directories: [[UInt8]?] = [nil]
+    /// A `cd` to a directory known only at run time came earlier.
+    var directoryUnknown = false
+    /// CDPATH is set, so `cd NAME` may go somewhere other than ./NAME.
+    var cdSearches = false
+    var programName: (([UInt8]) -> String?)?
+    /// The items of the command `command` last appended, which
+    /// `markUnknowable` marks.
+    var lastCommand: Range<Int> = 0..<0
+    static let maxDirectories = 8
 
     /// `~` and `~/…`, unquoted at the start of a word, as the shell expands them.
     func expandingTilde(_ w: Word) -> Word {
@@ -68,11 +97,32 @@ struct Analyzer {
         }
         let parsed = try ShellSyntax.parse(source, dialect: dialect)
         functions += parsed.functions
-        for c in parsed.commands {
+        var commands = parsed.commands
+        // /bin/sh is dash here but bash (or another shell) elsewhere, and a
+        // policy's `shell:` may name one whose grammar is not dash's: where
+        // bash reads the string differently (`$'\''`, `[[`, `&>`), what it
+        // would run is judged as well. A string bash cannot parse is read as
+        // dash reads it.
+        if dialect == .posix, let alt = try? ShellSyntax.parse(source, dialect: .bash), alt.commands != parsed.commands {
+            let known = Set(parsed.commands)
+            commands = Self.merged(parsed.commands, alt.commands.filter { !known.contains($0) })
+            functions += alt.functions.filter { !functions.contains($0) }
+        }
+        for c in commands {
             // Files a redirection writes are judged as writes (`tee FILE`).
             for r in c.redirections where r.writesFile && r.target.bytes != Array("/dev/null".utf8) {
-                items.append(.init(argv: [Array("tee".utf8), expandingTilde(r.target).bytes], via: via + ["redirection \(r.op)"],
-                                   unknowable: nil, context: c.context))
+                let target = expandingTilde(r.target)
+                let how = via + ["redirection \(r.op)"]
+                if !target.isStatic || Self.isPattern(target.bytes) {
+                    items.append(.init(argv: [Array("tee".utf8), target.bytes], via: how,
+                                       unknowable: "a redirection writes to a file named only at run time (\(target.text))", context: c.context))
+                } else if target.bytes.first != 0x2F && directoryUnknown {
+                    items.append(.init(argv: [Array("tee".utf8), target.bytes], via: how,
+                                       unknowable: "a redirection writes to \(target.text) after a cd to a directory known only at run time",
+                                       context: c.context))
+                } else {
+                    appendCommand([Array("tee".utf8), target.bytes], via: how, context: c.context)
+                }
             }
             // Variables that change what a name runs, or what runs first:
             // the program judged would not be the program that runs.
@@ -83,8 +133,80 @@ struct Analyzer {
                                    unknowable: "it sets \(String(decoding: risky.bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run",
                                    context: c.context))
             }
+            if c.assignments.contains(where: { $0.bytes.starts(with: Array("CDPATH=".utf8)) }) { cdSearches = true }
             if !c.words.isEmpty { try command(c.words.map(expandingTilde), via: via, context: c.context, depth: depth) }
         }
+    }
+
+    /// Two lists of commands, each in the order it runs, as one list in the
+    /// order of their places in the string.
+    static func merged(_ a: [ShellCommand], _ b: [ShellCommand]) -> [ShellCommand] {
+        var out: [ShellCommand] = []
+        out.reserveCapacity(a.count + b.count)
+        var i = 0, j = 0
+        while i < a.count || j < b.count {
+            if j == b.count || (i < a.count && a[i].offset <= b[j].offset) {
+                out.append(a[i]); i += 1
+            } else {
+                out.append(b[j]); j += 1
+            }
+        }
+        return out
+    }
+
+    /// One item for the command in each directory it may run in.
+    mutating func appendCommand(_ argv: [[UInt8]], via: [String], context: ShellCommand.Context) {
+        let start = items.count
+        let relativeProgram = argv.first.map { $0.first != 0x2F && $0.contains(0x2F) } ?? false
+        let unknowable = directoryUnknown && relativeProgram
+            ? "it runs \(String(decoding: argv[0], as: UTF8.self)) after a cd to a directory known only at run time" : nil
+        for d in directories {
+            items.append(.init(argv: argv, via: via, unknowable: unknowable, context: context, directory: d))
+        }
+        lastCommand = start..<items.count
+    }
+
+    /// `cd DIR` / `pushd DIR`: later commands may run in DIR.
+    mutating func changeDirectory(_ args: [Word], name: String) {
+        var r = args[...]
+        while let w = r.first, w.isStatic, w.bytes.count > 1, w.bytes.first == 0x2D {
+            r = r.dropFirst()
+            if w.text == "--" { break }
+        }
+        guard name != "popd" else { directoryUnknown = true; return }
+        guard let target = r.first else {
+            if let home { addDirectory(home) } else { directoryUnknown = true }
+            return
+        }
+        let t = target.bytes
+        let searched = cdSearches && t.first != 0x2F && !(t.first == 0x2E && (t.count == 1 || t[1] == 0x2F || t[1] == 0x2E))
+        guard target.isStatic, !Self.isPattern(t), t != [0x2D], t.first != 0x2B, !searched else {
+            directoryUnknown = true
+            return
+        }
+        addDirectory(t)
+    }
+
+    mutating func addDirectory(_ dir: [UInt8]) {
+        var next = directories
+        for d in directories {
+            let joined = dir.first == 0x2F || d == nil ? dir : d! + [0x2F] + dir
+            if !next.contains(joined) { next.append(joined) }
+        }
+        if next.count > Self.maxDirectories { directoryUnknown = true } else { directories = next }
+    }
+
+    /// A word the shell may expand as a pattern (`/bin/r?`, `{rm,x}`): what
+    /// it names is known only when it runs. Quoting is not told apart here;
+    /// a name that is a quoted pattern is only asked about.
+    static func isPattern(_ bytes: [UInt8]) -> Bool {
+        var brace = false
+        for b in bytes {
+            if b == 0x2A || b == 0x3F || b == 0x5B { return true }
+            if b == 0x7B { brace = true }
+            if brace && b == 0x2C { return true }
+        }
+        return brace && bytes.contains(0x7D) && bytes.indices.dropLast().contains { bytes[$0] == 0x2E && bytes[$0 + 1] == 0x2E }
     }
 
     /// A shell string given to a wrapper (`sh -c S`, `eval S`, `watch S`).
@@ -106,11 +228,24 @@ struct Analyzer {
             items.append(.init(argv: words.map(\.bytes), via: via, unknowable: "the command name comes from an expansion (\(first.text))", context: context))
             return
         }
-        let name = Self.baseName(first.bytes)
+        guard !Self.isPattern(first.bytes) else {
+            items.append(.init(argv: words.map(\.bytes), via: via, unknowable: "the command name is a pattern the shell expands (\(first.text))",
+                               context: context))
+            return
+        }
+        // A wrapper is known by the file a name leads to, so a link `e` to
+        // env unwraps as env does (busybox reads its applet from the name).
+        let written = Self.baseName(first.bytes)
+        let builtin = !first.bytes.contains(0x2F) && Self.builtins.contains(written)
+        let name = builtin ? written : programName?(first.bytes).flatMap { $0 == "busybox" ? nil : $0 } ?? written
         let rest = Array(words.dropFirst())
-        items.append(.init(argv: words.map(\.bytes), via: via, unknowable: nil, context: context))
+        appendCommand(words.map(\.bytes), via: via, context: context)
         let inner = via + [name]
         switch name {
+        case "cd", "pushd", "popd":
+            changeDirectory(rest, name: name)
+        case "env":
+            try env(rest, via: inner, context: context, depth: depth)
         case "eval":
             if rest.isEmpty { return }
             if rest.allSatisfy(\.isStatic) {
@@ -137,7 +272,7 @@ struct Analyzer {
                 if w.text == "--" { break }
             }
             if !r.isEmpty { try command(Array(r), via: inner, context: context, depth: depth + 1) }
-        case "builtin", "nohup":
+        case "builtin":
             if !rest.isEmpty { try command(rest, via: inner, context: context, depth: depth + 1) }
         case "alias":
             // dash expands aliases even in a -c string: a later word may run
@@ -169,14 +304,18 @@ struct Analyzer {
         }
     }
 
+    /// Names the shell runs itself, whatever a file of that name on PATH is.
+    static let builtins: Set<String> = ["cd", "pushd", "popd", "eval", "source", ".", "exec", "command", "builtin", "alias", "trap", "time"]
+
     static func changesWhatRuns(_ w: Word) -> Bool {
         let name = String(decoding: w.bytes.prefix { $0 != 0x3D && $0 != 0x2B }, as: UTF8.self)
-        return ["PATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS"].contains(name)
+        // PS4 is expanded, substitutions and all, before each command `set -x` traces.
+        return ["PATH", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4"].contains(name)
             || name.hasPrefix("LD_") || name.hasPrefix("BASH_FUNC_")
     }
 
     mutating func markUnknowable(_ why: String) {
-        items[items.count - 1].unknowable = why
+        for k in lastCommand { items[k].unknowable = why }
     }
 
     static func baseName(_ bytes: [UInt8]) -> String {
@@ -201,7 +340,7 @@ struct Analyzer {
     }
 
     static let wrappers: [String: Spec] = [
-        "env": Spec(valued: ["-u", "--unset", "-C", "--chdir", "-a", "--argv0"], assignments: true),
+        "nohup": Spec(valued: []),
         "nice": Spec(valued: ["-n", "--adjustment"]),
         "ionice": Spec(valued: ["-c", "--class", "-n", "--classdata", "-p", "--pid", "-P", "--pgid", "-u", "--uid"],
                        noCommand: ["-p", "--pid", "-P", "--pgid", "-u", "--uid"]),
@@ -257,18 +396,6 @@ struct Analyzer {
     }
 
     mutating func wrapped(_ rest: [Word], spec: Spec, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
-        // env -S 'cmd args': the string is split into words.
-        if let s = rest.firstIndex(where: { $0.text == "-S" || $0.text == "--split-string" || $0.text.hasPrefix("--split-string=") }),
-           via.last == "env" {
-            let value: Word
-            if rest[s].text.hasPrefix("--split-string=") {
-                value = Word(bytes: Array(rest[s].bytes.dropFirst("--split-string=".utf8.count)), isStatic: rest[s].isStatic, quoted: false)
-            } else if s + 1 < rest.count {
-                value = rest[s + 1]
-            } else { return }
-            try shellString(value, via: via, context: context, depth: depth, what: "env -S")
-            return
-        }
         guard let cmd = strip(rest, spec: spec) else { return }
         try command(cmd, via: via, context: context, depth: depth + 1)
     }
@@ -277,7 +404,7 @@ struct Analyzer {
         let valued: Set<String> = name == "doas"
             ? ["-u", "-C"]
             : ["-u", "--user", "-g", "--group", "-h", "--host", "-p", "--prompt", "-C", "--close-from", "-D", "--chdir",
-               "-r", "--role", "-t", "--type", "-T", "--command-timeout", "-U", "--other-user"]
+               "-r", "--role", "-t", "--type", "-T", "--command-timeout", "-U", "--other-user", "-R", "--chroot"]
         let shellFlags = rest.prefix { $0.isStatic && $0.text.hasPrefix("-") }
             .contains { $0.text == "--shell" || $0.text == "--login" || (!$0.text.hasPrefix("--") && ($0.text.contains("s") || $0.text.contains("i"))) }
         guard let cmd = strip(rest, spec: Spec(valued: valued, assignments: name == "sudo")) else {
@@ -387,21 +514,239 @@ struct Analyzer {
     }
 
     /// A nested `aegis-exec [OPTIONS] -- CMD` or `aegis-exec -c STRING`: the
-    /// outer gate judges the inner command as well.
+    /// outer gate judges the inner command as well, reading the options with
+    /// the gate's own grammar (GateOptionSyntax), as the nested gate will.
     mutating func nestedGate(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
         var i = 0
         while i < rest.count {
-            let t = rest[i].text
+            guard let t = nestedOption(rest[i]) else { return }
             if t == "--" { i += 1; break }
-            if ["--policy", "--agent", "--param", "--params"].contains(t) { i += 2; continue }
-            if t.hasPrefix("--policy=") || t.hasPrefix("--agent=") || t.hasPrefix("--param=") || t.hasPrefix("--params=") { i += 1; continue }
-            if t.hasPrefix("-") && !t.hasPrefix("--") && t.contains("c") {
-                if i + 1 < rest.count { try shellString(rest[i + 1], via: via, context: context, depth: depth, what: "aegis-exec -c") }
+            guard t.hasPrefix("-"), t != "-" else { break }
+            let name = t.hasPrefix("--") ? String(t.prefix { $0 != "=" }) : t
+            if !GateOptionSyntax.valueOptions.contains(name) && GateOptionSyntax.isShellOption(t) {
+                try nestedShell(rest[i...], via: via, context: context, depth: depth)
                 return
             }
-            if t == "--login" || t == "-l" || t == "-e" { i += 1; continue }
-            break
+            guard GateOptionSyntax.valueOptions.contains(name) else {
+                markUnknowable("a nested aegis-exec is given an option this gate does not know (\(t))")
+                return
+            }
+            i += name == t ? 2 : 1
         }
         if i < rest.count { try command(Array(rest[i...]), via: via, context: context, depth: depth + 1) }
+    }
+
+    /// A nested gate's option word; nil, with the command marked, when it is
+    /// known only at run time.
+    mutating func nestedOption(_ w: Word) -> String? {
+        guard w.isStatic else {
+            markUnknowable("a nested aegis-exec is given options known only at run time (\(w.text))")
+            return nil
+        }
+        return w.text
+    }
+
+    /// `aegis-exec [SHELL OPTIONS] -c STRING`, read as GateArguments.parseShell reads it.
+    mutating func nestedShell(_ rest: ArraySlice<Word>, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+        var hasC = false
+        var i = rest.startIndex
+        while i < rest.endIndex {
+            guard let t = nestedOption(rest[i]) else { return }
+            if t == "--" { i += 1; break }
+            if t == "--login" { i += 1; continue }
+            if t == "-o" || t == "+o" { i += 2; continue }
+            guard GateOptionSyntax.isShellOption(t) else {
+                if t.hasPrefix("-") && t.count > 1 && !hasC {
+                    markUnknowable("a nested aegis-exec is given an option this gate does not know (\(t))")
+                    return
+                }
+                break
+            }
+            if t.dropFirst().contains("c") { hasC = true }
+            i += 1
+        }
+        // Without -c, or without a string, the nested gate refuses to run anything.
+        guard hasC, i < rest.endIndex else { return }
+        try shellString(rest[i], via: via, context: context, depth: depth, what: "aegis-exec -c")
+    }
+
+    /// env(1) as GNU coreutils reads it: options (`-` is `-i`; `-u`, `-C`,
+    /// `-a` take a value, attached or next; `-S STRING` splits STRING into
+    /// arguments and reads on), then NAME=VALUE, then the command.
+    mutating func env(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+        guard depth <= ShellAnalysis.maxWrapping else {
+            markUnknowable("commands nested more than \(ShellAnalysis.maxWrapping) levels deep")
+            return
+        }
+        var i = 0
+        var directory: Word?
+        func value(_ attached: ArraySlice<UInt8>) -> Word? {
+            if !attached.isEmpty { return Word(bytes: Array(attached), isStatic: rest[i].isStatic, quoted: false) }
+            i += 1
+            return i < rest.count ? rest[i] : nil
+        }
+        options: while i < rest.count {
+            let w = rest[i]
+            guard w.isStatic else { break }
+            let b = w.bytes
+            if b == [0x2D, 0x2D] { i += 1; break }
+            if b == [0x2D] { i += 1; continue }
+            guard b.count > 1, b[0] == 0x2D else { break }
+            if b[1] == 0x2D {
+                let eq = b.firstIndex(of: 0x3D)
+                let name = String(decoding: b[..<(eq ?? b.endIndex)], as: UTF8.self)
+                let attached = eq.map { b[($0 + 1)...] } ?? []
+                switch name {
+                case "--split-string":
+                    guard let s = eq == nil ? value([]) : Word(bytes: Array(attached), isStatic: true, quoted: false) else { return }
+                    try splitString(s, then: Array(rest[(i + 1)...]), via: via, context: context, depth: depth)
+                    return
+                case "--chdir":
+                    directory = eq == nil ? value([]) : Word(bytes: Array(attached), isStatic: true, quoted: false)
+                case "--unset", "--argv0":
+                    if eq == nil { _ = value([]) }
+                default:
+                    break
+                }
+                i += 1
+                continue
+            }
+            var k = 1
+            while k < b.count {
+                switch b[k] {
+                case UInt8(ascii: "S"):
+                    guard let s = value(b[(k + 1)...]) else { return }
+                    try splitString(s, then: Array(rest[(i + 1)...]), via: via, context: context, depth: depth)
+                    return
+                case UInt8(ascii: "C"):
+                    directory = value(b[(k + 1)...])
+                    k = b.count
+                case UInt8(ascii: "u"), UInt8(ascii: "a"):
+                    _ = value(b[(k + 1)...])
+                    k = b.count
+                default:
+                    k += 1
+                }
+            }
+            i += 1
+        }
+        // NAME=VALUE: one that changes what a name runs (PATH, LD_PRELOAD ...)
+        // leaves the program judged unsure.
+        while i < rest.count, rest[i].bytes.contains(0x3D), rest[i].bytes.first != 0x3D {
+            if Self.changesWhatRuns(rest[i]) {
+                markUnknowable("env sets \(String(decoding: rest[i].bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run")
+            }
+            i += 1
+        }
+        guard i < rest.count else { return }
+        let cmd = Array(rest[i...])
+        guard let directory else {
+            try command(cmd, via: via, context: context, depth: depth + 1)
+            return
+        }
+        guard directory.isStatic, !Self.isPattern(directory.bytes) else {
+            markUnknowable("env -C changes to a directory known only at run time (\(directory.text))")
+            return
+        }
+        // The command runs in DIR (or not at all).
+        let saved = directories
+        directories = []
+        for d in saved {
+            let joined = directory.bytes.first == 0x2F || d == nil ? directory.bytes : d! + [0x2F] + directory.bytes
+            if !directories.contains(joined) { directories.append(joined) }
+        }
+        defer { directories = saved }
+        try command(cmd, via: via, context: context, depth: depth + 1)
+    }
+
+    /// `env -S STRING ARGS...`: STRING split as env splits it, then read as
+    /// env's own arguments again. A string env would expand or that this
+    /// reading is unsure of is not guessed at.
+    mutating func splitString(_ s: Word, then more: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+        guard s.isStatic, let words = Self.envSplit(s.bytes) else {
+            markUnknowable("env -S splits a string this gate cannot read exactly (\(s.text))")
+            return
+        }
+        try env(words.map { Word(bytes: $0, isStatic: true, quoted: false) } + more, via: via, context: context, depth: depth + 1)
+    }
+
+    /// GNU env's -S splitting: blanks separate; '...' keeps all but \\ and
+    /// \'; "..." and bare words take \" \\ \' \# \$ \_ \f \n \r \t \v;
+    /// `\_` outside quotes separates; `#` starting a word ends the string;
+    /// `\c` ends it. nil for `${VAR}` (expanded from the environment) and
+    /// anything env would reject.
+    static func envSplit(_ b: [UInt8]) -> [[UInt8]]? {
+        var out: [[UInt8]] = []
+        var cur: [UInt8] = []
+        var inWord = false
+        var i = 0
+        func end() { if inWord { out.append(cur); cur = []; inWord = false } }
+        while i < b.count {
+            let c = b[i]
+            switch c {
+            case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
+                end()
+                i += 1
+            case 0x23 where !inWord:
+                return out
+            case 0x27:
+                inWord = true
+                i += 1
+                while true {
+                    guard i < b.count else { return nil }
+                    if b[i] == 0x27 { i += 1; break }
+                    if b[i] == 0x5C, i + 1 < b.count, b[i + 1] == 0x5C || b[i + 1] == 0x27 {
+                        cur.append(b[i + 1]); i += 2; continue
+                    }
+                    cur.append(b[i]); i += 1
+                }
+            case 0x22:
+                inWord = true
+                i += 1
+                while true {
+                    guard i < b.count else { return nil }
+                    if b[i] == 0x22 { i += 1; break }
+                    if b[i] == 0x24 { return nil }
+                    if b[i] == 0x5C {
+                        guard i + 1 < b.count, let e = escaped(b[i + 1]) else { return nil }
+                        if e.isEmpty { end(); return out }  // \c
+                        cur += e; i += 2; continue
+                    }
+                    cur.append(b[i]); i += 1
+                }
+            case 0x24:
+                return nil
+            case 0x5C:
+                guard i + 1 < b.count else { return nil }
+                if b[i + 1] == UInt8(ascii: "_") { end(); i += 2; continue }
+                guard let e = escaped(b[i + 1]) else { return nil }
+                if e.isEmpty { end(); return out }
+                inWord = true
+                cur += e
+                i += 2
+            default:
+                inWord = true
+                cur.append(c)
+                i += 1
+            }
+        }
+        end()
+        return out
+    }
+
+    /// What env -S makes of a backslash and `c`: [] for `\c` (stop), nil
+    /// for an escape it rejects.
+    static func escaped(_ c: UInt8) -> [UInt8]? {
+        switch c {
+        case UInt8(ascii: "\\"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "#"), UInt8(ascii: "$"): return [c]
+        case UInt8(ascii: "_"): return [0x20]
+        case UInt8(ascii: "f"): return [0x0C]
+        case UInt8(ascii: "n"): return [0x0A]
+        case UInt8(ascii: "r"): return [0x0D]
+        case UInt8(ascii: "t"): return [0x09]
+        case UInt8(ascii: "v"): return [0x0B]
+        case UInt8(ascii: "c"): return []
+        default: return nil
+        }
     }
 }

@@ -7,7 +7,7 @@
 /// its source text. Commands inside substitutions, here-documents, function
 /// bodies and every branch of every compound command are found too: the gate
 /// judges all of them, whichever would run.
-public struct ShellWord: Sendable, Equatable {
+public struct ShellWord: Sendable, Hashable {
     /// The value after quote removal, or the source text when dynamic.
     public var bytes: [UInt8]
     /// False when the value comes from an expansion and is known only at run time.
@@ -33,7 +33,7 @@ public struct ShellWord: Sendable, Equatable {
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 }
 
-public struct ShellRedirection: Sendable, Equatable {
+public struct ShellRedirection: Sendable, Hashable {
     /// `>`, `>>`, `<`, `<>`, `>|`, `&>`, `&>>`, `<<`, `<<-`, `<<<`, `<&`, `>&`.
     public var op: String
     public var fd: Int?
@@ -45,7 +45,7 @@ public struct ShellRedirection: Sendable, Equatable {
     }
 }
 
-public struct ShellCommand: Sendable, Equatable {
+public struct ShellCommand: Sendable, Hashable {
     public enum Context: String, Sendable, Equatable {
         case direct, substitution, function, hereDocument
     }

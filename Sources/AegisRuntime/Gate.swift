@@ -346,7 +346,8 @@ public enum Gate {
             let (judgement, _) = try ShellGate.judge(
                 string: shell.string, cwd: request.cwd, searchPath: request.sources.environment["PATH"], policy: loaded,
                 agent: request.agent, callerParams: request.callerParams, at: Instant(unixSeconds: nowSeconds),
-                dialect: ShellDialect.of(shell: shellPath), home: request.sources.environment["HOME"])
+                dialect: ShellDialect.of(shell: shellPath), home: request.sources.environment["HOME"],
+                cdSearchPath: request.sources.environment["CDPATH"])
             return Prepared(judgement: judgement, runArgv: ShellGate.shellArgv(shellPath, shell), executable: executable,
                             resolveError: resolveError)
         }

@@ -32,6 +32,8 @@ public struct ShellCommandJudgement: Sendable {
     public var argv: [[UInt8]]
     public var via: [String]
     public var unknowable: String?
+    /// Where it was judged to run when a `cd` earlier in the string may have moved it.
+    public var directory: String?
     public var judgement: Judgement
 }
 
@@ -44,32 +46,45 @@ public enum ShellGate {
     /// the deciding command's, with all of them listed in its params.
     public static func judge(
         string: [UInt8], cwd: String, searchPath: String?, policy: LoadedPolicy, agent: String?,
-        callerParams: JSONObject, at now: Instant, dialect: ShellDialect = .posix, home: String? = nil
+        callerParams: JSONObject, at now: Instant, dialect: ShellDialect = .posix, home: String? = nil,
+        cdSearchPath: String? = nil
     ) throws(GateError) -> (Judgement, [ShellCommandJudgement]) {
-        var found: [(argv: [[UInt8]], via: [String], unknowable: String?)]
+        var found: [ShellAnalysis.Item]
         do {
-            let analysis = try ShellAnalysis.analyze(string, dialect: dialect, home: home)
-            found = analysis.items.map { ($0.argv, $0.via, $0.unknowable) }
+            found = try ShellAnalysis.analyze(string, dialect: dialect, home: home, cdSearchPath: cdSearchPath) { name in
+                // Shell keywords and builtins (cd, eval, exec ...) are not files; most commands are found once.
+                guard let path = try? ExecutableResolver.resolve(name, searchPath: searchPath).path else { return nil }
+                return String(path.split(separator: "/").last ?? "")
+            }.items
         } catch {
-            found = [([string], [], "the string cannot be parsed (\(error.message) at byte \(error.offset))")]
+            found = [.init(argv: [string], via: [], unknowable: "the string cannot be parsed (\(error.message) at byte \(error.offset))",
+                           context: .direct)]
         }
         if found.isEmpty {
             // Nothing runs (an empty string, only comments or assignments).
-            found = [([], [], nil)]
+            found = [.init(argv: [], via: [], unknowable: nil, context: .direct)]
         }
         var judged: [ShellCommandJudgement] = []
         for item in found {
+            // A command a `cd` may have moved is judged where it would run:
+            // its relative paths, and a relative program path, from there.
+            let directory = item.directory.map { normalizePath(String(decoding: $0, as: UTF8.self), cwd: cwd) }
+            let here = directory ?? cwd
             let j: Judgement
             if let why = item.unknowable {
-                j = try unanalyzable(why, argv: item.argv, cwd: cwd, policy: policy, agent: agent, at: now)
+                j = try unanalyzable(why, argv: item.argv, cwd: here, policy: policy, agent: agent, at: now)
             } else if item.argv.isEmpty {
-                j = try unanalyzable("", argv: [], cwd: cwd, policy: policy, agent: agent, at: now, nothingRuns: true)
+                j = try unanalyzable("", argv: [], cwd: here, policy: policy, agent: agent, at: now, nothingRuns: true)
             } else {
-                let path = try? ExecutableResolver.resolve(item.argv[0], searchPath: searchPath).path
-                j = try Gate.judge(argv: item.argv, cwd: cwd, resolvedPath: path, policy: policy, agent: agent,
+                var program = item.argv[0]
+                if let directory, program.first != 0x2F, program.contains(0x2F) {
+                    program = Array(directory.utf8) + [0x2F] + program
+                }
+                let path = try? ExecutableResolver.resolve(program, searchPath: searchPath).path
+                j = try Gate.judge(argv: item.argv, cwd: here, resolvedPath: path, policy: policy, agent: agent,
                                    callerParams: callerParams, at: now)
             }
-            judged.append(ShellCommandJudgement(argv: item.argv, via: item.via, unknowable: item.unknowable, judgement: j))
+            judged.append(ShellCommandJudgement(argv: item.argv, via: item.via, unknowable: item.unknowable, directory: directory, judgement: j))
         }
         // The strictest decides; on a tie the first in source order.
         var best = 0

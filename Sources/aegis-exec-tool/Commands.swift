@@ -318,7 +318,8 @@ struct Explain: ParsableCommand {
         do {
             judged = try ShellGate.judge(string: string, cwd: ProcessInfo.currentDirectory(), searchPath: env["PATH"], policy: loaded,
                                          agent: gate.agent ?? env["AEGIS_AGENT"], callerParams: params, at: now,
-                                         dialect: ShellDialect.of(shell: loaded.shell ?? ShellGate.defaultShell), home: env["HOME"])
+                                         dialect: ShellDialect.of(shell: loaded.shell ?? ShellGate.defaultShell), home: env["HOME"],
+                                         cdSearchPath: env["CDPATH"])
         } catch {
             let (m, s) = Messages.failure(error, argv: [string])
             Messages.printError(m)
@@ -338,6 +339,7 @@ struct Explain: ParsableCommand {
                         ("approval", .string(c.judgement.decision.approval.name)),
                         ("rule", .string(c.judgement.decision.rule)),
                         ("unanalyzable", c.unknowable.map(JSON.string) ?? .null),
+                        ("cwd", c.directory.map(JSON.string) ?? .null),
                     ]))
                 })),
                 ("risk_level", .string(d.riskLevel.name)), ("approval", .string(d.approval.name)),
@@ -349,8 +351,9 @@ struct Explain: ParsableCommand {
         print("string:   \(ShellQuote.word(string))")
         for c in commands {
             let via = c.via.isEmpty ? "" : "   [via \(c.via.joined(separator: " > "))]"
+            let place = c.directory.map { "   [in \($0)]" } ?? ""
             let what = c.unknowable.map { "unanalyzable: \($0)" } ?? "\(c.judgement.action.type) \(c.judgement.action.target)"
-            print("  \(c.judgement.decision.approval.name.padding(8)) \(ShellQuote.command(c.argv))  ->  \(what) (rule \(c.judgement.decision.rule))\(via)")
+            print("  \(c.judgement.decision.approval.name.padding(8)) \(ShellQuote.command(c.argv))  ->  \(what) (rule \(c.judgement.decision.rule))\(via)\(place)")
         }
         print("sandbox:  \(combined.sandbox)")
         print("decision: \(d.approval) (risk \(d.riskLevel)) by \(d.rule == Decision.defaultRuleName ? "defaults" : "rule '\(d.rule)'") of the \(d.layer) policy")

@@ -90,7 +90,22 @@ import Testing
     // MARK: analysis
 
     @Test(arguments: [
-        ("env -i PATH=/bin FOO=1 rm -rf x", ["env -i PATH=/bin FOO=1 rm -rf x", "rm -rf x"]),
+        ("env -i PATH=/bin FOO=1 rm -rf x", ["env -i PATH=/bin FOO=1 rm -rf x ?", "rm -rf x"]),  // PATH picks what rm is
+        ("env - rm x", ["env - rm x", "rm x"]),
+        ("env -S'rm x'", ["env -Srm x", "rm x"]),
+        ("env -iS 'rm x' y", ["env -iS rm x y", "rm x y"]),
+        ("env -S '-i rm\\_x'", ["env -S -i rm\\_x", "rm x"]),   // -S is read again as env's arguments; \_ separates
+        ("env --split-string='rm x'", ["env --split-string=rm x", "rm x"]),
+        ("env curl -S u", ["env curl -S u", "curl -S u"]),        // curl's -S, not env's
+        ("env -S '${X}'", ["env -S ${X} ?"]),
+        ("nohup -- rm x", ["nohup -- rm x", "rm x"]),
+        ("sudo -R /srv rm x", ["sudo -R /srv rm x", "rm x"]),
+        ("aegis-exec -o pipefail -c 'rm x'", ["aegis-exec -o pipefail -c rm x", "rm x"]),
+        ("aegis-exec -x -c 'rm x'", ["aegis-exec -x -c rm x", "rm x"]),
+        ("aegis-exec -c -e 'rm x'", ["aegis-exec -c -e rm x", "rm x"]),
+        ("aegis-exec -c -- 'rm x'", ["aegis-exec -c -- rm x", "rm x"]),
+        ("aegis-exec --policy=p.yaml --agent a -- rm x", ["aegis-exec --policy=p.yaml --agent a -- rm x", "rm x"]),
+        ("aegis-exec --frobnicate rm x", ["aegis-exec --frobnicate rm x ?"]),
         ("env -u HOME -- rm x", ["env -u HOME -- rm x", "rm x"]),
         ("env -S 'rm -rf y'", ["env -S rm -rf y", "rm -rf y"]),
         ("sudo -u root -E rm x", ["sudo -u root -E rm x", "rm x"]),
@@ -99,7 +114,7 @@ import Testing
         ("nice -n 10 ionice -c3 rm x", ["nice -n 10 ionice -c3 rm x", "ionice -c3 rm x", "rm x"]),
         ("nohup timeout -s KILL 5 rm x", ["nohup timeout -s KILL 5 rm x", "timeout -s KILL 5 rm x", "rm x"]),
         ("stdbuf -oL setsid -f rm x", ["stdbuf -oL setsid -f rm x", "setsid -f rm x", "rm x"]),
-        ("time -p rm x", ["time -p rm x", "rm x"]),  // in dash, time is a program
+        ("time -p rm x", ["time -p rm x", "rm x", "rm x"]),  // a program in dash; in bash a keyword before `rm x`
         ("/usr/bin/time -o t rm x", ["/usr/bin/time -o t rm x", "rm x"]),
         ("flock /tmp/l rm x", ["flock /tmp/l rm x", "rm x"]),
         ("flock -w 3 /tmp/l -c 'rm x'", ["flock -w 3 /tmp/l -c rm x", "rm x"]),
@@ -146,6 +161,14 @@ import Testing
         ("LD_PRELOAD=./x.so ls", "it sets LD_PRELOAD"),
         ("export BASH_ENV=./x.sh", "it sets BASH_ENV"),
         ("PATH=/tmp/x; ls", "it sets PATH"),
+        ("PS4='$(rm x)'; set -x; ls", "it sets PS4"),
+        ("/bin/r? victim", "the command name is a pattern the shell expands"),
+        ("{rm,victim}", "the command name is a pattern the shell expands"),
+        ("f=/etc/hosts; echo x > $f", "a redirection writes to a file named only at run time"),
+        ("echo x > /etc/host?", "a redirection writes to a file named only at run time"),
+        ("cd \"$D\" && echo x > hosts", "a redirection writes to hosts after a cd to a directory known only at run time"),
+        ("cd - && ./rm x", "it runs ./rm after a cd to a directory known only at run time"),
+        ("env -C \"$D\" rm x", "env -C changes to a directory known only at run time"),
     ])
     func whatCannotBeKnownIsSaid(_ source: String, _ why: String) throws {
         let a = try ShellAnalysis.analyze(source)
@@ -170,6 +193,47 @@ import Testing
         let got = try items(source)
         for e in expected { #expect(got.contains(e), "\(source): \(got)") }
         #expect(!got.contains { $0.hasPrefix("if ") || $0.hasPrefix("then ") }, "\(got)")
+    }
+
+    /// Where bash reads a string differently from dash, what bash would run
+    /// is judged too: /bin/sh is bash on other systems.
+    @Test(arguments: [
+        ("echo $'\\'' ; rm victim #'", "rm victim"),
+        ("echo x &>/dev/null; rm y", "rm y"),
+    ])
+    func whatBashWouldRunIsJudgedToo(_ source: String, _ expected: String) throws {
+        let got = try items(source)
+        #expect(got.contains(expected), "\(got)")
+    }
+
+    /// After `cd DIR` a command is judged in the starting directory and in
+    /// DIR (the cd may fail); `env -C DIR` runs its command in DIR only.
+    @Test func commandsAreJudgedWhereACdMayHaveMovedThem() throws {
+        let a = try ShellAnalysis.analyze("echo a > x; cd /etc && echo b > hosts; cd sub; ./rm y", home: "/home/agent")
+        let got = a.items.map { i in
+            i.argv.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ") + (i.directory.map { " @" + String(decoding: $0, as: UTF8.self) } ?? "")
+        }
+        #expect(got == ["tee x", "echo a", "cd /etc", "tee hosts", "tee hosts @/etc", "echo b", "echo b @/etc",
+                        "cd sub", "cd sub @/etc", "./rm y", "./rm y @/etc", "./rm y @sub", "./rm y @/etc/sub"])
+        #expect(a.analyzable)
+        let c = try ShellAnalysis.analyze("env -C /srv rm y; cd; rm z", home: "/home/agent")
+        #expect(c.items.map { $0.directory.map { String(decoding: $0, as: UTF8.self) } } == [nil, "/srv", nil, nil, "/home/agent"])
+        // Under CDPATH, `cd NAME` may go anywhere; ./NAME may not.
+        #expect(!(try ShellAnalysis.analyze("cd etc; echo > hosts", cdSearchPath: "/").analyzable))
+        #expect(try ShellAnalysis.analyze("cd ./etc; echo > hosts", cdSearchPath: "/").analyzable)
+        #expect(!(try ShellAnalysis.analyze("CDPATH=/; cd etc; echo > hosts").analyzable))
+    }
+
+    /// env -S splits as GNU env does; what it would expand or reject is not guessed.
+    @Test func envSplitStrings() {
+        func split(_ s: String) -> [String]? { Analyzer.envSplit(Array(s.utf8))?.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(split("rm  -rf\tx") == ["rm", "-rf", "x"])
+        #expect(split("'a b' \"c\\_d\" e\\_f") == ["a b", "c d", "e", "f"])
+        #expect(split("a # b c") == ["a"])
+        #expect(split("a\\cb c") == ["a"])
+        #expect(split("a${HOME}") == nil)
+        #expect(split("'unterminated") == nil)
+        #expect(split("a\\qb") == nil)
     }
 
     /// An unquoted leading ~ is the shell's $HOME, in words and redirection targets.

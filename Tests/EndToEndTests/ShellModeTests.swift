@@ -168,6 +168,7 @@ import Testing
         _ = s.write("victim", "precious")
         try FileManager.default.createSymbolicLink(atPath: s.dir + "/myrm", withDestinationPath: "/bin/rm")
         try FileManager.default.createSymbolicLink(atPath: s.dir + "/ls", withDestinationPath: "/bin/rm")
+        try FileManager.default.createSymbolicLink(atPath: s.dir + "/e", withDestinationPath: "/usr/bin/env")
         let r = s.run("--policy", p, "-c", attempt, env: ["PATH": s.dir + "/bin:/usr/local/bin:/usr/bin:/bin"])
         #expect(r.status == 77, "\(attempt): \(r.stderr)")
         #expect(exists(s.dir + "/victim"), "\(attempt) deleted the file")
