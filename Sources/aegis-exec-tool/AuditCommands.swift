@@ -19,8 +19,17 @@ struct StoreOptions: ParsableArguments {
     func path() throws -> String {
         if let db { return db }
         let env = ProcessInfo.environment()
-        let loaded = try? PolicyFiles.load(PolicySources(explicit: policy, environment: env))
-        if let p = loaded?.audit?.path ?? AuditStore.defaultPath(environment: env) { return p }
+        var configured: String?
+        do {
+            configured = try PolicyFiles.load(PolicySources(explicit: policy, environment: env)).audit?.path
+        } catch .noPolicy where policy.isEmpty {
+            // No policy anywhere: the default store is the one there is to read.
+        } catch {
+            // A policy the gate would refuse names no store to trust; reading
+            // the default one instead would report on another log.
+            throw policyFailure(error)
+        }
+        if let p = configured ?? AuditStore.defaultPath(environment: env) { return p }
         throw ValidationError("no audit log location: pass --db FILE")
     }
 

@@ -67,11 +67,16 @@ struct GateOptions: ParsableArguments {
         do {
             return try PolicyFiles.load(PolicySources(explicit: policy, environment: ProcessInfo.environment()))
         } catch {
-            let (message, status) = Messages.policy(error)
-            if case .invalid(let diags) = error { Messages.printDiagnostics(diags) } else { Messages.printError(message) }
-            throw ExitCode(status)
+            throw policyFailure(error)
         }
     }
+}
+
+/// Says why the policy cannot be loaded, as the gate would; the exit status to leave with.
+func policyFailure(_ error: PolicyError) -> ExitCode {
+    let (message, status) = Messages.policy(error)
+    if case .invalid(let diags) = error { Messages.printDiagnostics(diags) } else { Messages.printError(message) }
+    return ExitCode(status)
 }
 
 struct ClockOption: ParsableArguments {

@@ -107,6 +107,31 @@ import Testing
         #expect(s.run("audit", "--db", s.auditPath).stdout.contains(String(repeating: "long-name-", count: 12)))
     }
 
+    /// The reading commands find the log as the gate does, and refuse as it
+    /// does: a policy the gate would refuse does not send them to another log.
+    @Test func readersFindTheLogThroughThePolicyOrRefuse() {
+        let (s, p) = populated()
+        #expect(s.run("audit", "verify", "--policy", p).stdout == "\(s.auditPath): 5 rows, hash chain intact\n")
+        #expect(s.run("stats", "--policy", p, "--format", "json").stdout.split(separator: "\n").count == 2)
+        #expect(s.run("audit", "--policy", p, "--format", "jsonl").stdout.split(separator: "\n").count == 5)
+        let broken = s.write("broken.yaml", "rules:\n  - name: x\n    match: { tpye: y }\n")
+        for args in [["audit", "verify", "--policy", broken], ["audit", "--policy", broken], ["stats", "--policy", broken],
+                     ["audit", "verify", "--policy", s.dir + "/missing.yaml"]] {
+            let r = s.run(args.map { Array($0.utf8) })
+            #expect(r.status == 78, "\(args): \(r.stdout) \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(args): \(r.stdout)")
+            #expect(r.stderr.hasPrefix("aegis-exec: ") || r.stderr.contains("broken.yaml:3:"), "\(args): \(r.stderr)")
+        }
+    }
+
+    /// With no policy anywhere, the default store under XDG_STATE_HOME is read.
+    @Test func withoutAPolicyTheDefaultStoreIsRead() {
+        let s = Sandbox()
+        let r = s.run("audit", "verify")
+        #expect(r.status == 78, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains(s.dir + "/state/aegis"), "\(r.stderr)")
+    }
+
     @Test func statsCountPerRule() {
         let (s, _) = populated()
         let r = s.run("stats", "--db", s.auditPath, "--format", "json")
@@ -120,8 +145,15 @@ import Testing
 
     @Test func tailPrintsRowsAsTheyAreWritten() {
         let (s, p) = populated()
-        let script = "(sleep 1; \"$0\" --policy \"$1\" -- true) & timeout -s INT 3 \"$0\" audit --db \"$2\" --tail --format jsonl --limit 1; wait"
-        let r = spawn(["sh", "-c", script, binary, p, s.auditPath].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        // Each step waits for the one before it (up to 20 s), not for a fixed time:
+        // the tail prints row 5, then a command writes row 6, the tail prints it, and is ended.
+        let lines = "$(cat \"$3\" 2>/dev/null | grep -c .)"
+        let script = "\"$0\" audit --db \"$2\" --tail --format jsonl --limit 1 > \"$3\" & tail=$!; i=0; "
+            + "while [ \(lines) -lt 1 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+            + "\"$0\" --policy \"$1\" -- true; i=0; "
+            + "while [ \(lines) -lt 2 ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+            + "kill $tail; wait $tail; cat \"$3\""
+        let r = spawn(["sh", "-c", script, binary, p, s.auditPath, s.dir + "/tailed"].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
         let ids = r.stdout.split(separator: "\n").compactMap { line -> Int? in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? Int
         }
@@ -132,7 +164,11 @@ import Testing
         let s = Sandbox()
         let p = s.policy(Self.policy)
         // The gate is killed while its command runs; the command is killed with it.
-        let script = "\"$0\" --policy \"$1\" -- sleep 30 & gate=$!; sleep 1; kill -KILL $gate; pkill -KILL -f 'sleep 30'; wait"
+        // Killed once its command runs (so the decision is written), and reaped;
+        // the command dies with it (its parent-death signal).
+        let script = "\"$0\" --policy \"$1\" -- sleep 30 & gate=$!; i=0; "
+            + "while ! pgrep -P $gate -x sleep >/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; "
+            + "kill -KILL $gate; wait $gate"
         _ = spawn(["sh", "-c", script, binary, p].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
         #expect(s.sql("pragma integrity_check") == ["ok"])
         #expect(s.sql("select action_type, result_status from audit_log") == ["file.read|pending"])

@@ -300,9 +300,10 @@ import Testing
         let marker = s.dir + "/ran"
         // The gate starts only once the holder has the lock (on a loaded
         // machine a fixed second was not always enough for flock to take it).
-        let script = "flock \"$1\" sh -c ': > \"$0.held\"; sleep 14' \"$3\" & holder=$!; i=0; "
+        // The holder keeps it far longer than the gate waits, and is ended once the gate has given up.
+        let script = "flock \"$1\" sh -c ': > \"$0.held\"; exec sleep 120' \"$3\" >/dev/null 2>&1 & holder=$!; i=0; "
             + "while [ ! -e \"$3.held\" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
-            + "\"$0\" --policy \"$2\" -- sh -c \"touch $3\"; echo \"status $?\"; kill $holder"
+            + "\"$0\" --policy \"$2\" -- sh -c \"touch $3\"; echo \"status $?\"; pkill -P $holder; kill $holder"
         let r = spawn(["sh", "-c", script, binary, s.auditPath + "-spool", p, marker].map { Array($0.utf8) },
                       env: s.environment, cwd: s.dir)
         #expect(r.stdout.contains("status 78"), "\(r.stdout) \(r.stderr)")

@@ -10,13 +10,21 @@ import json, os, pty, select, sys, time
 
 spec = json.loads(sys.argv[1])
 deadline = time.monotonic() + spec.get("timeout", 20)
+# The child execs only once any typeahead is in the terminal's input, so it
+# is typed before the program starts, however the two are scheduled.
+ready_r, ready_w = os.pipe()
 pid, fd = pty.fork()
 if pid == 0:
+    os.close(ready_w)
+    os.read(ready_r, 1)
     os.chdir(spec.get("cwd", "/"))
     os.execve(spec["argv"][0], spec["argv"], spec["env"])
 
+os.close(ready_r)
 if spec.get("typeahead"):
     os.write(fd, spec["typeahead"].encode())
+os.write(ready_w, b"x")
+os.close(ready_w)
 
 out = b""
 seen = 0
