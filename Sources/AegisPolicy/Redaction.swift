@@ -23,8 +23,19 @@ public struct Redactor: Sendable {
             where n.containsText(word) {
             return true
         }
-        return ["pass", "pwd", "key", "auth", "oauth", "basicauth"].contains(n)
+        if ["pass", "pwd", "key", "auth", "oauth", "basicauth"].contains(n) { return true }
+        // The last word of a compound name: STRIPE_KEY, --client-key, DB_PASS,
+        // MYSQL_PWD; but not a key that orders or indexes data (--sort-key).
+        let words = name.lowercased().split(whereSeparator: { $0 == "-" || $0 == "_" || $0 == "." })
+        guard words.count >= 2, let last = words.last else { return false }
+        if last == "pass" || last == "pwd" { return true }
+        return last == "key" && !dataKeyWords.contains(String(words[words.count - 2]))
     }
+
+    /// Words before "key" that name no secret.
+    static let dataKeyWords: Set<String> = ["sort", "primary", "foreign", "partition", "group", "hash", "index", "cache", "row",
+                                           "shard", "lookup", "map", "dedup", "idempotency", "public", "unique", "composite",
+                                           "range", "routing", "object", "s3", "bucket"]
 
     static let headerNames = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token",
                               "private-token", "x-amz-security-token"]
