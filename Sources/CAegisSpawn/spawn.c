@@ -47,10 +47,13 @@
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
+// SIGCONT is blocked too (which never stops it continuing the gate): read
+// from the queue, it says the gate was just continued (see follow_stop).
 static void supervised_set(sigset_t *set) {
     sigemptyset(set);
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaddset(set, forwarded[i]);
     sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGCONT);
 }
 
 // A signal the supervisor got, passed on to the command. The terminal
@@ -59,8 +62,40 @@ static void supervised_set(sigset_t *set) {
 // forwarded, unless the command sent it itself: a group-wide kill reaching
 // the command twice is harmless, a missed one hangs. SIGCHLD only wakes the wait.
 static void forward(pid_t pid, int sig, int code, pid_t from) {
-    if (sig == SIGCHLD || code == SI_KERNEL || from == pid) return;
+    if (sig == SIGCHLD || sig == SIGCONT || code == SI_KERNEL || from == pid) return;
     kill(pid, sig);
+}
+
+// The command stopped. A job-control stop the command took alone (ssh's
+// ~^Z, a program that sends itself SIGTSTP) stops the gate with the same
+// signal, so the shell that started the gate sees its job stop and takes the
+// terminal back, as without the gate; once the gate is continued (fg, bg), so
+// is the command. A stop the whole group took (^Z at the terminal) already
+// stopped the gate: if the gate has just been continued, the command is only
+// continued with it (the group's SIGCONT may not have reached it yet), not
+// stopped on. A SIGSTOP (a debugger, kill -STOP) is left to whoever sent it.
+static void follow_stop(pid_t pid, int status, int continued) {
+    int sig = WSTOPSIG(status);
+    if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU) return;
+    if (!continued) kill(getpid(), sig);
+    kill(pid, SIGCONT);
+}
+
+// Reads every signal queued for the gate: forwards each, and says whether a
+// SIGCONT was among them.
+static int drain_signals(const sigset_t *set, pid_t pid) {
+    int continued = 0;
+    siginfo_t info;
+    const struct timespec now = {0, 0};
+    for (;;) {
+        int sig = sigtimedwait(set, &info, &now);
+        if (sig < 0) {
+            if (errno == EINTR) continue;
+            return continued;
+        }
+        if (sig == SIGCONT) continued = 1;
+        forward(pid, sig, info.si_code, info.si_pid);
+    }
 }
 
 // execve and execveat go to the supervisor; all else passes. A call made in
@@ -361,9 +396,16 @@ int aegis_wait_supervised(pid_t pid, int listener, int *status) {
     if (sfd < 0) return 1;  // a supervisor thread and aegis_wait do the same work
     struct pollfd fds[2] = {{sfd, POLLIN, 0}, {listener, POLLIN, 0}};
     nfds_t watched = 2;
+    int continued = 0;
     for (;;) {
         int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
+        pid_t r = waitpid(pid, &st, WNOHANG | WUNTRACED);
+        if (r == pid && WIFSTOPPED(st)) {
+            follow_stop(pid, st, continued);
+            continued = 0;
+            continue;
+        }
+        continued = 0;
         if (r == pid) {
             close(sfd);
             *status = st;
@@ -391,6 +433,7 @@ int aegis_wait_supervised(pid_t pid, int listener, int *status) {
         if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo info;
             while (read(sfd, &info, sizeof info) == (ssize_t)sizeof info) {
+                if (info.ssi_signo == SIGCONT) continued = 1;
                 forward(pid, (int)info.ssi_signo, info.ssi_code, (pid_t)info.ssi_pid);
             }
         }
@@ -426,14 +469,22 @@ int aegis_notify_respond(int listener, unsigned long long id, int allow, int err
 int aegis_wait(pid_t pid) {
     sigset_t set;
     supervised_set(&set);
+    int continued = 0;
     for (;;) {
         int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
+        pid_t r = waitpid(pid, &status, WNOHANG | WUNTRACED);
+        if (r == pid && WIFSTOPPED(status)) {
+            follow_stop(pid, status, continued);
+            continued = 0;
+            continue;
+        }
         if (r == pid) return status;
         if (r < 0 && errno != EINTR) return -1;
         siginfo_t info;
         int sig = sigwaitinfo(&set, &info);
+        continued = sig == SIGCONT;
         if (sig >= 0) forward(pid, sig, info.si_code, info.si_pid);
+        continued |= drain_signals(&set, pid);
     }
 }
 

@@ -180,4 +180,63 @@ import Testing
         #expect(onTerminal(s, policy: sandboxed, python: inject).stdout.contains("refused \(EPERM)"))
         #expect(!onTerminal(s, policy: open, python: inject).stdout.contains("refused \(EPERM)"))
     }
+
+    // MARK: job control, played by Tests/Fixtures/job-control.py as a shell would
+
+    /// The command's part: writes its pid, waits for DIR/go, prints "done".
+    /// As one python3 (the gate's own thread supervises) or as sh running
+    /// sleep again and again (a supervisor thread judges each exec).
+    static func waiter(_ kind: String, _ dir: String) -> [String] {
+        kind == "python"
+            ? ["python3", "-c", "import os, time\nopen('\(dir)/pid', 'w').write(str(os.getpid()))\n"
+                + "while not os.path.exists('\(dir)/go'): time.sleep(0.02)\nprint('done')"]
+            : ["sh", "-c", "echo $$ > \(dir)/pid; while [ ! -e \(dir)/go ]; do sleep 0.02; done; echo done"]
+    }
+
+    static let jobSandboxes = ["", "sandbox: { intercept: false }", "sandbox: none"]
+
+    func jobControl(_ scenario: String, sandbox: String, command: (String) -> [String]) -> Run {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: auto\(sandbox.isEmpty ? "" : ", " + sandbox) }\nrules: []\n")
+        let script = repoRoot.appendingPathComponent("Tests/Fixtures/job-control.py").path
+        return spawn((["python3", script, scenario, s.dir, binary, "--policy", p, "--"] + command(s.dir)).map { Array($0.utf8) },
+                     env: s.environment, cwd: s.dir)
+    }
+
+    /// A command that stops itself (ssh's ~^Z) stops the gate with it, so the
+    /// shell gets its terminal back; fg continues both.
+    @Test(arguments: jobSandboxes)
+    func aCommandThatStopsItselfStopsTheGate(_ sandbox: String) {
+        let r = jobControl("self-stop", sandbox: sandbox) { dir in ["sh", "-c", "echo $$ > \(dir)/pid; kill -TSTP $$; echo resumed"] }
+        #expect(r.stdout == "stopped SIGTSTP\nresumed\nexited 0\n", "\(r.stdout) \(r.stderr)")
+    }
+
+    /// ^Z stops the whole job and fg continues it, ten times over, without
+    /// the gate stopping again on the command's old stop.
+    @Test(arguments: jobSandboxes, ["python", "sh"])
+    func aJobStoppedAndContinuedGoesOn(_ sandbox: String, _ kind: String) {
+        let r = jobControl("group-stop", sandbox: sandbox) { Self.waiter(kind, $0) }
+        let expected = String(repeating: "stopped SIGTSTP\nrunning\n", count: 10) + "done\nexited 0\n"
+        #expect(r.stdout == expected, "\(r.stdout) \(r.stderr)")
+    }
+
+    /// A SIGSTOP someone else sends the command (a debugger) does not stop the gate.
+    @Test(arguments: jobSandboxes)
+    func aCommandStoppedFromOutsideLeavesTheGateWaiting(_ sandbox: String) {
+        let r = jobControl("sigstop", sandbox: sandbox) { Self.waiter("python", $0) }
+        #expect(r.stdout == "running\ndone\nexited 0\n", "\(r.stdout) \(r.stderr)")
+    }
+
+    /// SIGINT, SIGQUIT and SIGWINCH sent to the gate alone reach the command
+    /// (started here with them at their defaults, as a shell starts a job).
+    @Test(arguments: ["INT", "QUIT", "WINCH"])
+    func terminalSignalsSentToTheGateReachTheCommand(_ name: String) {
+        let r = jobControl("forward-\(name)", sandbox: "") { dir in
+            ["python3", "-c", "import os, signal, sys, time\n"
+                + "def got(n, f): print('got SIG\(name)', flush=True); sys.exit(7)\n"
+                + "signal.signal(signal.SIG\(name), got)\nopen('\(dir)/pid', 'w').write(str(os.getpid()))\n"
+                + "while True: time.sleep(0.02)"]
+        }
+        #expect(r.stdout == "got SIG\(name)\nexited 7\n", "\(r.stdout) \(r.stderr)")
+    }
 }
