@@ -141,8 +141,16 @@ public enum SandboxGroups {
                       "query_module", "security", "sysfs", "tuxcall", "uselib", "ustat", "vserver"],
         "@clock": ["adjtimex", "clock_adjtime", "clock_settime", "settimeofday"],
         "@cpu-emulation": ["modify_ldt", "vm86", "vm86old"],
-        "@privileged": ["acct", "bpf", "capset", "chroot", "fanotify_init", "nfsservctl", "open_by_handle_at",
-                        "pivot_root", "quotactl", "setdomainname", "sethostname", "vhangup"],
+        "@chown": ["chown", "fchown", "fchownat", "lchown"],
+        // systemd's: its own calls, and those of @chown, @clock, @module, @raw-io, @reboot and @swap.
+        "@privileged": ["acct", "bpf", "capset", "chroot", "fanotify_init", "fanotify_mark", "nfsservctl", "open_by_handle_at",
+                        "pivot_root", "quotactl", "quotactl_fd", "setdomainname", "setfsuid", "setgroups", "sethostname",
+                        "setresuid", "setreuid", "setuid", "vhangup", "_sysctl",
+                        "chown", "fchown", "fchownat", "lchown",
+                        "adjtimex", "clock_adjtime", "clock_settime", "settimeofday",
+                        "init_module", "finit_module", "delete_module",
+                        "ioperm", "iopl", "pciconfig_iobase", "pciconfig_read", "pciconfig_write",
+                        "reboot", "kexec_load", "kexec_file_load", "swapon", "swapoff"],
         "@keyring": ["keyctl", "add_key", "request_key"],
         "@io-uring": ["io_uring_setup", "io_uring_enter", "io_uring_register"],
         "@namespace": ["unshare", "setns"],
@@ -152,8 +160,9 @@ public enum SandboxGroups {
     /// needs and what escapes or attacks the machine.
     public static let standard: [String] = ["@debug", "@mount", "@module", "@reboot", "@swap", "@keyring",
                                             "@io-uring", "@namespace", "bpf", "userfaultfd"]
-    /// `strict` refuses more: everything systemd calls privileged, obsolete,
-    /// raw I/O, clock setting and CPU emulation (and, unless allowed, the network).
+    /// `strict` refuses more: everything systemd calls privileged (changing
+    /// owners and user ids among it), obsolete, raw I/O, clock setting and CPU
+    /// emulation (and, unless allowed, the network).
     public static let strict: [String] = standard + ["@privileged", "@obsolete", "@raw-io", "@clock", "@cpu-emulation"]
 
     /// What a profile refuses, expanded and sorted.
@@ -178,16 +187,17 @@ public enum SandboxGroups {
         "setns", "swapoff", "swapon", "umount", "umount2", "unshare", "userfaultfd",
     ]
     public static let strictDenied: [String] = [
-        "_sysctl", "acct", "add_key", "adjtimex", "afs_syscall", "bpf", "capset", "chroot", "clock_adjtime",
-        "clock_settime", "create_module", "delete_module", "fanotify_init", "finit_module", "fsconfig", "fsmount",
-        "fsopen", "fspick", "get_kernel_syms", "getpmsg", "init_module", "io_uring_enter", "io_uring_register",
-        "io_uring_setup", "ioperm", "iopl", "kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie",
-        "modify_ldt", "mount", "mount_setattr", "move_mount", "nfsservctl", "open_by_handle_at", "open_tree",
-        "pciconfig_iobase", "pciconfig_read", "pciconfig_write", "perf_event_open", "pidfd_getfd", "pivot_root",
-        "process_vm_readv", "process_vm_writev", "ptrace", "putpmsg", "query_module", "quotactl", "reboot",
-        "request_key", "security", "setdomainname", "sethostname", "setns", "settimeofday", "swapoff", "swapon",
-        "sysfs", "tuxcall", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vhangup", "vm86",
-        "vm86old", "vserver",
+        "_sysctl", "acct", "add_key", "adjtimex", "afs_syscall", "bpf", "capset", "chown", "chroot", "clock_adjtime",
+        "clock_settime", "create_module", "delete_module", "fanotify_init", "fanotify_mark", "fchown", "fchownat",
+        "finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "get_kernel_syms", "getpmsg", "init_module",
+        "io_uring_enter", "io_uring_register", "io_uring_setup", "ioperm", "iopl", "kexec_file_load", "kexec_load",
+        "keyctl", "lchown", "lookup_dcookie", "modify_ldt", "mount", "mount_setattr", "move_mount", "nfsservctl",
+        "open_by_handle_at", "open_tree", "pciconfig_iobase", "pciconfig_read", "pciconfig_write", "perf_event_open",
+        "pidfd_getfd", "pivot_root", "process_vm_readv", "process_vm_writev", "ptrace", "putpmsg", "query_module",
+        "quotactl", "quotactl_fd", "reboot", "request_key", "security", "setdomainname", "setfsuid", "setgroups",
+        "sethostname", "setns", "setresuid", "setreuid", "settimeofday", "setuid", "swapoff", "swapon", "sysfs",
+        "tuxcall", "umount", "umount2", "unshare", "uselib", "userfaultfd", "ustat", "vhangup", "vm86", "vm86old",
+        "vserver",
     ]
 
     public static func expand(_ name: String) throws(UnknownGroup) -> [String] {
