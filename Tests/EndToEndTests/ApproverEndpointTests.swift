@@ -18,7 +18,7 @@ final class ApproverServer: @unchecked Sendable {  // immutable after init
                       + extra.map { Array($0.utf8) }, env: s.environment.merging(["PORT_FILE": portFile]) { $1 }, cwd: s.dir)
         pid = pid_t(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         var port = 0
-        for _ in 0..<200 {
+        for _ in 0..<800 {  // up to 20 s on a loaded machine
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), text.hasSuffix("\n"),
                let p = Int(text.split(separator: "\n").first ?? "") {
                 port = p
@@ -103,6 +103,23 @@ final class ApproverServer: @unchecked Sendable {  // immutable after init
         #expect(command["user"] as? String == "root")
         // Credentials do not leave the machine.
         #expect(!(req["body"] as? String ?? "").contains("hunter2"))
+    }
+
+    /// An exec deep in the command's tree that needs approval is asked about
+    /// while the command waits, runs once approved, and is audited as a child row.
+    @Test func aNestedExecApprovedByTheEndpointRuns() throws {
+        let (s, server, p) = try setUp("approve")
+        let r = s.run("--policy", p, "--", "python3", "-c", "import subprocess; print(subprocess.call(['touch', 'made']))")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "0\n")
+        #expect(exists(s.dir + "/made"))
+        let asked = server.requests.compactMap { req -> String? in
+            let body = try? JSONSerialization.jsonObject(with: Data((req["body"] as? String ?? "").utf8)) as? [String: Any]
+            return body?["action_type"] as? String
+        }
+        #expect(asked == ["file.write"], "\(asked)")
+        #expect(s.sql("select json_extract(argv, '$[0]'), parent_id is not null, substr(human_decision, 1, 17) from audit_log where human_decision is not null")
+                == ["touch|1|approved by alice"])
     }
 
     @Test func aDenialIsTheApproversAnswer() throws {

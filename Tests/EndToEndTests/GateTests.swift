@@ -193,7 +193,40 @@ import Testing
         #expect(s.sql("select result_status, exit_status from audit_log") == ["not_executable|126", "not_executable|126"])
     }
 
-    @Test func scriptsRunThroughTheOpenedDescriptor() {
+    /// The child's set-up, as the kernel reports it: the signal mask the gate
+    /// blocked for itself is restored, no_new_privs and the filter are the
+    /// command's alone (the gate, its parent, has neither), and dispositions
+    /// the caller ignored stay ignored.
+    @Test(arguments: ["", "sandbox: { intercept: false }", "sandbox: none"])
+    func theChildIsSetUpAsDocumented(_ sandbox: String) {
+        let s = Sandbox()
+        let p = s.policy(Self.allowShell.replacingOccurrences(of: "defaults: { risk_level: medium, approval: approve }",
+                                                              with: "defaults: { risk_level: medium, approval: approve\(sandbox.isEmpty ? "" : ", " + sandbox) }"))
+        func fields(_ text: Substring) -> [String: String] {
+            var out: [String: String] = [:]
+            for line in text.split(separator: "\n") {
+                let kv = line.split(separator: ":", maxSplits: 1)
+                if kv.count == 2 { out[String(kv[0])] = kv[1].trimmingCharacters(in: .whitespaces) }
+            }
+            return out
+        }
+        let bare = spawn(["sh", "-c", "cat /proc/self/status"].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        let r = s.run("--policy", p, "--", "sh", "-c", "cat /proc/self/status; echo ===; cat /proc/$PPID/status")
+        #expect(r.status == 0, "\(r.stderr)")
+        let parts = r.stdout.components(separatedBy: "===\n")
+        try? #require(parts.count == 2)
+        let command = fields(Substring(parts[0])), gate = fields(Substring(parts[1])), caller = fields(Substring(bare.stdout))
+        #expect(command["SigBlk"] == "0000000000000000", "\(command)")
+        #expect(command["SigIgn"] == caller["SigIgn"])
+        #expect(gate["NoNewPrivs"] == "0" && gate["Seccomp"] == "0", "\(gate)")
+        if sandbox == "sandbox: none" {
+            #expect(command["NoNewPrivs"] == "0" && command["Seccomp"] == "0", "\(command)")
+        } else {
+            #expect(command["NoNewPrivs"] == "1" && command["Seccomp"] == "2", "\(command)")
+        }
+    }
+
+    @Test func aScriptRunsWithItsArguments() {
         let s = Sandbox()
         let p = s.policy("rules:\n  - name: all\n    approval: auto\n")
         let script = s.write("hello.sh", "#!/bin/sh\necho \"hello $1\"\n", mode: 0o755)

@@ -119,6 +119,14 @@ import Testing
         #expect(commands[3]["via"] as? [String] == ["sudo"])
         #expect((commands[3]["action"] as? [String: Any])?["type"] as? String == "file.delete")
         #expect(commands[4]["unanalyzable"] as? String == "the command name comes from an expansion ($next)")
+        #expect(commands.map { $0["rule"] as? String ?? "" } == ["<default>", "<default>", "<default>", "no-deleting", "<default>"])
+        #expect(commands.map { $0["risk_level"] as? String ?? "" } == ["low", "low", "low", "critical", "low"])
+        #expect(commands.allSatisfy { $0["cwd"] is NSNull })
+        // After a cd, a command is listed where it started and where the cd may have taken it.
+        let cd = s.run("explain", "--json", "--policy", p, "-c", "cd /tmp && rm -f x")
+        let moved = (try JSONSerialization.jsonObject(with: Data(cd.stdout.utf8)) as? [String: Any])?["commands"] as? [[String: Any]] ?? []
+        #expect(moved.map { $0["cwd"] as? String ?? "-" } == ["-", "-", "/tmp"], "\(cd.stdout)")
+        #expect(moved.last.flatMap { ($0["action"] as? [String: Any])?["target"] as? String } == "/tmp/x")
     }
 
     // MARK: real clients
