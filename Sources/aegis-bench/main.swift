@@ -166,10 +166,21 @@ if args[1] == "--shell-corpus", args.count >= 3 {
         for line in lines where (try? ShellAnalysis.analyze(line, dialect: .bash)) != nil { analyzed += 1 }
         bestAnalysis = min(bestAnalysis, ProcessInfo.monotonicNanoseconds() - t0)
     }
+    // As the gate reads a string for /bin/sh: dash's grammar, and bash's as well.
+    var bestShell = UInt64.max
+    var analyzedShell = 0
+    for _ in 0..<rounds {
+        analyzedShell = 0
+        let t0 = ProcessInfo.monotonicNanoseconds()
+        for line in lines where (try? ShellAnalysis.analyze(line, dialect: .posix)) != nil { analyzedShell += 1 }
+        bestShell = min(bestShell, ProcessInfo.monotonicNanoseconds() - t0)
+    }
     let perSecond = Double(lines.count) / (Double(best) / 1e9)
     let perSecondAnalysis = Double(lines.count) / (Double(bestAnalysis) / 1e9)
+    let perSecondShell = Double(lines.count) / (Double(bestShell) / 1e9)
     print("lines=\(lines.count) parsed=\(parsed) parse_per_s=\(Int(perSecond)) parse_us_per_line=\(Double(best) / 1000 / Double(lines.count))")
-    print("analyzed=\(analyzed) analyze_per_s=\(Int(perSecondAnalysis)) (parse + unwrapping wrappers)")
+    print("analyzed=\(analyzed) analyze_per_s=\(Int(perSecondAnalysis)) (bash's grammar: parse + unwrapping wrappers)")
+    print("analyzed=\(analyzedShell) analyze_sh_per_s=\(Int(perSecondShell)) (for /bin/sh: dash's grammar, and bash's where they differ)")
     exit(0)
 }
 let iterations = args.count > 2 ? Int(args[2]) ?? 200 : 200
