@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AegisPolicy
 
 /// Subcommands (init, validate, explain, audit, ...) and help live in a second
 /// binary, aegis-exec-tool, so the gate that every command starts stays small.
@@ -9,14 +10,7 @@ import Glibc
 ///       through the environment): who can replace it there can replace
 ///       aegis-exec itself.
 package enum ToolCommand {
-    static let words: [String] = [
-        "init", "validate", "schema", "simulate", "explain", "audit", "stats", "help",
-        "-h", "--help", "--version", "--experimental-dump-help",
-    ]
-
-    package static func handles(_ first: String) -> Bool {
-        words.contains(first) || first.hasPrefix("--generate-completion-script")
-    }
+    package static func handles(_ first: String) -> Bool { GateOptionSyntax.isToolCommand(first) }
 
     /// Where the tool is: beside this binary (a build directory), or in
     /// ../libexec/aegis-exec/ (an installation).

@@ -2,6 +2,17 @@
 /// shell analysis both read it from here, so a nested `aegis-exec` inside a
 /// judged string is read exactly as that gate will read its arguments.
 public enum GateOptionSyntax {
+    /// First words that make the gate hand its arguments to aegis-exec-tool
+    /// (init, validate, explain, audit ...): nothing is gated then.
+    public static let toolWords: [String] = [
+        "init", "validate", "schema", "simulate", "explain", "audit", "stats", "help",
+        "-h", "--help", "--version", "--experimental-dump-help",
+    ]
+
+    public static func isToolCommand(_ first: String) -> Bool {
+        toolWords.contains(first) || first.hasPrefix("--generate-completion-script")
+    }
+
     /// Options that take a value (`--policy FILE` or `--policy=FILE`).
     public static let valueOptions = ["--policy", "--agent", "--param", "--params"]
 

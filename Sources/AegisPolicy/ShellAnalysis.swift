@@ -35,22 +35,39 @@ public struct ShellAnalysis: Sendable {
     /// `home`: what an unquoted leading `~` stands for (the shell's $HOME).
     /// `cdSearchPath`: the shell's CDPATH, under which `cd NAME` may go elsewhere.
     /// `programName`: the name of the file a command name leads to (symbolic
-    /// links followed), where it can be found.
+    /// links followed) from a directory (nil: the starting one), where it can be found.
     public static func analyze(_ source: [UInt8], dialect: ShellDialect = .posix, home: String? = nil,
                                cdSearchPath: String? = nil,
-                               programName: (([UInt8]) -> String?)? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
+                               programName: (([UInt8], [UInt8]?) -> String?)? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
         var a = Analyzer()
         a.programName = programName
         a.dialect = dialect
         a.home = home.map { Array($0.utf8) }
-        a.cdSearches = cdSearchPath.map { !$0.isEmpty } ?? false
+        // A CDPATH set anywhere in the string (export, read, a loop ...) counts.
+        a.cdSearches = (cdSearchPath.map { !$0.isEmpty } ?? false) || Self.contains(source, "CDPATH")
         try a.script(source, via: [], depth: 0)
+        if a.items.count <= maxCommands && (a.directories.count > 1 || a.directoryUnknown) {
+            // A loop, a function or a trap runs after a cd that comes later in
+            // the string: read it again with every directory the first reading
+            // reached, for every command.
+            var again = Analyzer()
+            (again.programName, again.dialect, again.home, again.cdSearches) = (programName, dialect, a.home, a.cdSearches)
+            (again.directories, again.directoryUnknown, again.directoriesFrozen) = (a.directories, a.directoryUnknown, true)
+            try again.script(source, via: [], depth: 0)
+            a = again
+        }
         if a.items.count > maxCommands {
-            let why = "the string has \(a.items.count) commands, more than the \(maxCommands) judged one by one"
+            let why = "the string has more than the \(maxCommands) commands judged one by one"
             return ShellAnalysis(items: [Item(argv: [Array(source.prefix(200))], via: [], unknowable: why, context: .direct)],
                                  functions: a.functions)
         }
         return ShellAnalysis(items: a.items, functions: a.functions)
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
+        let n = Array(needle.utf8)
+        guard haystack.count >= n.count else { return false }
+        return (0...(haystack.count - n.count)).contains { i in haystack[i] == n[0] && Array(haystack[i..<(i + n.count)]) == n }
     }
 
     public static func analyze(_ source: String, dialect: ShellDialect = .posix, home: String? = nil,
@@ -73,7 +90,11 @@ struct Analyzer {
     var directoryUnknown = false
     /// CDPATH is set, so `cd NAME` may go somewhere other than ./NAME.
     var cdSearches = false
-    var programName: (([UInt8]) -> String?)?
+    var programName: (([UInt8], [UInt8]?) -> String?)?
+    /// The second reading: every command is judged in the directories the
+    /// first one reached, and a cd adds none.
+    var directoriesFrozen = false
+    var functionNames: Set<String> = []
     /// The items of the command `command` last appended, which
     /// `markUnknowable` marks.
     var lastCommand: Range<Int> = 0..<0
@@ -96,19 +117,29 @@ struct Analyzer {
             return
         }
         let parsed = try ShellSyntax.parse(source, dialect: dialect)
-        functions += parsed.functions
+        addFunctions(parsed.functions)
         var commands = parsed.commands
         // /bin/sh is dash here but bash (or another shell) elsewhere, and a
         // policy's `shell:` may name one whose grammar is not dash's: where
         // bash reads the string differently (`$'\''`, `[[`, `&>`), what it
-        // would run is judged as well. A string bash cannot parse is read as
-        // dash reads it.
-        if dialect == .posix, let alt = try? ShellSyntax.parse(source, dialect: .bash), alt.commands != parsed.commands {
-            let known = Set(parsed.commands)
-            commands = Self.merged(parsed.commands, alt.commands.filter { !known.contains($0) })
-            functions += alt.functions.filter { !functions.contains($0) }
+        // would run is judged as well. Bash runs a string line by line up to
+        // a syntax error, so one it cannot parse is not known to be harmless.
+        if dialect == .posix {
+            do {
+                let alt = try ShellSyntax.parse(source, dialect: .bash)
+                if alt.commands != parsed.commands {
+                    let known = Set(parsed.commands)
+                    commands = Self.merged(parsed.commands, alt.commands.filter { !known.contains($0) })
+                    addFunctions(alt.functions)
+                }
+            } catch {
+                items.append(.init(argv: [Array(source.prefix(200))], via: via,
+                                   unknowable: "bash cannot parse the string (\(error.message) at byte \(error.offset)), and where sh is bash it runs the lines before the error",
+                                   context: .direct))
+            }
         }
         for c in commands {
+            if items.count > ShellAnalysis.maxCommands { return }  // unanalyzable as a whole; stop early
             // Files a redirection writes are judged as writes (`tee FILE`).
             for r in c.redirections where r.writesFile && r.target.bytes != Array("/dev/null".utf8) {
                 let target = expandingTilde(r.target)
@@ -138,6 +169,10 @@ struct Analyzer {
         }
     }
 
+    mutating func addFunctions(_ names: [String]) {
+        for n in names where functionNames.insert(n).inserted { functions.append(n) }
+    }
+
     /// Two lists of commands, each in the order it runs, as one list in the
     /// order of their places in the string.
     static func merged(_ a: [ShellCommand], _ b: [ShellCommand]) -> [ShellCommand] {
@@ -157,9 +192,10 @@ struct Analyzer {
     /// One item for the command in each directory it may run in.
     mutating func appendCommand(_ argv: [[UInt8]], via: [String], context: ShellCommand.Context) {
         let start = items.count
-        let relativeProgram = argv.first.map { $0.first != 0x2F && $0.contains(0x2F) } ?? false
-        let unknowable = directoryUnknown && relativeProgram
-            ? "it runs \(String(decoding: argv[0], as: UTF8.self)) after a cd to a directory known only at run time" : nil
+        // Its relative paths (and a relative program path) would name files
+        // in a directory nothing here knows.
+        let unknowable = directoryUnknown
+            ? "it runs \(String(decoding: argv.first ?? [], as: UTF8.self)) where a cd to a directory known only at run time may have moved it" : nil
         for d in directories {
             items.append(.init(argv: argv, via: via, unknowable: unknowable, context: context, directory: d))
         }
@@ -168,20 +204,23 @@ struct Analyzer {
 
     /// `cd DIR` / `pushd DIR`: later commands may run in DIR.
     mutating func changeDirectory(_ args: [Word], name: String) {
+        guard !directoriesFrozen else { return }
         var r = args[...]
         while let w = r.first, w.isStatic, w.bytes.count > 1, w.bytes.first == 0x2D {
             r = r.dropFirst()
             if w.text == "--" { break }
         }
-        guard name != "popd" else { directoryUnknown = true; return }
+        guard name != "popd", r.count <= 1 else { directoryUnknown = true; return }  // zsh and ksh: cd OLD NEW
         guard let target = r.first else {
             if let home { addDirectory(home) } else { directoryUnknown = true }
             return
         }
         let t = target.bytes
-        let searched = cdSearches && t.first != 0x2F && !(t.first == 0x2E && (t.count == 1 || t[1] == 0x2F || t[1] == 0x2E))
-        guard target.isStatic, !Self.isPattern(t), t != [0x2D], t.first != 0x2B, !searched else {
-            directoryUnknown = true
+        // CDPATH is not searched for ".", "..", and names starting "./" or "../".
+        let explicit = t == [0x2E] || t == [0x2E, 0x2E] || t.starts(with: [0x2E, 0x2F]) || t.starts(with: [0x2E, 0x2E, 0x2F])
+        let searched = cdSearches && t.first != 0x2F && !explicit
+        guard target.isStatic, !Self.isPattern(t), t != [0x2D], t.first != 0x2B, t.first != 0x7E, !searched else {
+            directoryUnknown = true  // -, +N, ~-, ~user, a pattern, an expansion, CDPATH
             return
         }
         addDirectory(t)
@@ -200,9 +239,11 @@ struct Analyzer {
     /// it names is known only when it runs. Quoting is not told apart here;
     /// a name that is a quoted pattern is only asked about.
     static func isPattern(_ bytes: [UInt8]) -> Bool {
-        var brace = false
+        var brace = false, bracket = false
         for b in bytes {
-            if b == 0x2A || b == 0x3F || b == 0x5B { return true }
+            if b == 0x2A || b == 0x3F { return true }
+            if b == 0x5B { bracket = true }
+            if bracket && b == 0x5D { return true }  // [abc]; a lone `[` is the test program
             if b == 0x7B { brace = true }
             if brace && b == 0x2C { return true }
         }
@@ -210,11 +251,17 @@ struct Analyzer {
     }
 
     /// A shell string given to a wrapper (`sh -c S`, `eval S`, `watch S`).
-    mutating func shellString(_ w: Word, via: [String], context: ShellCommand.Context, depth: Int, what: String) throws(ShellSyntaxError) {
+    /// `dialect`: the grammar of the shell that runs it, when that is not the
+    /// current one (watch and flock -c use /bin/sh, read as dash and bash).
+    mutating func shellString(_ w: Word, via: [String], context: ShellCommand.Context, depth: Int, what: String,
+                              dialect other: ShellDialect? = nil) throws(ShellSyntaxError) {
         guard w.isStatic else {
             items.append(.init(argv: [w.bytes], via: via, unknowable: "\(what) of a string known only at run time", context: context))
             return
         }
+        let saved = dialect
+        if let other { dialect = other }
+        defer { dialect = saved }
         try script(w.bytes, via: via, depth: depth + 1)
     }
 
@@ -233,11 +280,14 @@ struct Analyzer {
                                context: context))
             return
         }
-        // A wrapper is known by the file a name leads to, so a link `e` to
-        // env unwraps as env does (busybox reads its applet from the name).
-        let written = Self.baseName(first.bytes)
-        let builtin = !first.bytes.contains(0x2F) && Self.builtins.contains(written)
-        let name = builtin ? written : programName?(first.bytes).flatMap { $0 == "busybox" ? nil : $0 } ?? written
+        // A file named through /proc or /dev/fd is a different file in each process.
+        if first.bytes.starts(with: Array("/proc/".utf8)) || first.bytes.starts(with: Array("/dev/fd/".utf8))
+            || first.bytes.starts(with: Array("/dev/std".utf8)) {
+            items.append(.init(argv: words.map(\.bytes), via: via, unknowable: "it runs \(first.text), which names another file in the process that runs it",
+                               context: context))
+            return
+        }
+        let name = wrapperName(first.bytes)
         let rest = Array(words.dropFirst())
         appendCommand(words.map(\.bytes), via: via, context: context)
         let inner = via + [name]
@@ -304,6 +354,26 @@ struct Analyzer {
         }
     }
 
+    /// The name a command is unwrapped by: as written, or, where that is no
+    /// wrapper, the name of the file it leads to from any directory it may
+    /// run in, so a link `e` to env unwraps as env. (A multi-call binary,
+    /// coreutils or busybox, reads its part from the written name; a shell
+    /// runs its builtins whatever a file of that name is.)
+    func wrapperName(_ program: [UInt8]) -> String {
+        let written = Self.baseName(program)
+        if Self.handled.contains(written) { return written }
+        guard let programName else { return written }
+        let places: [[UInt8]?] = program.contains(0x2F) && program.first != 0x2F ? directories : [nil]
+        for d in places {
+            if let resolved = programName(program, d), resolved != "busybox", Self.handled.contains(resolved) { return resolved }
+        }
+        return written
+    }
+
+    /// Names `command` treats as more than a program.
+    static let handled: Set<String> = builtins.union(["env", "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "find",
+                                                       "watch", "flock", "sudo", "doas", "aegis-exec"]).union(wrappers.keys)
+
     /// Names the shell runs itself, whatever a file of that name on PATH is.
     static let builtins: Set<String> = ["cd", "pushd", "popd", "eval", "source", ".", "exec", "command", "builtin", "alias", "trap", "time"]
 
@@ -337,6 +407,20 @@ struct Analyzer {
         var defaultCommand: [String] = []
         /// Options after which no command runs (ionice -p PID).
         var noCommand: Set<String> = []
+        /// Valued options that run the command in another directory (unshare -w).
+        var chdir: Set<String> = []
+        /// Options whose effect on what runs is not followed here (nsenter -r).
+        var unsure: Set<String> = []
+    }
+
+    /// What a wrapper's words come to.
+    struct Stripped {
+        /// nil: it runs none.
+        var command: [Word]?
+        /// The value of a chdir option.
+        var directory: Word?
+        /// Why what it runs cannot be read exactly.
+        var unsure: String?
     }
 
     static let wrappers: [String: Spec] = [
@@ -350,37 +434,63 @@ struct Analyzer {
         "setsid": Spec(valued: []),
         "chrt": Spec(valued: [], leading: 1),
         "taskset": Spec(valued: [], leading: 1),
-        "unshare": Spec(valued: ["--map-user", "--map-group", "-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd"]),
+        "unshare": Spec(valued: ["--map-user", "--map-group", "-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd"],
+                        chdir: ["-w", "--wd"], unsure: ["-R", "--root"]),
         "xargs": Spec(valued: ["-d", "--delimiter", "-E", "-I", "-L", "-n", "--max-args", "-P", "--max-procs", "-s", "--max-chars",
                                "-a", "--arg-file", "--process-slot-var"], defaultCommand: ["echo"]),
         "strace": Spec(valued: ["-e", "-o", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-O", "-S", "-X"]),
         "ltrace": Spec(valued: ["-e", "-o", "-p", "-s", "-u", "-a", "-n"]),
-        "nsenter": Spec(valued: ["-t", "--target", "-S", "--setuid", "-G", "--setgid", "-r", "--root", "-w", "--wd"]),
+        // -r and -w take their value attached only, and without one mean the target's.
+        "nsenter": Spec(valued: ["-t", "--target", "-S", "--setuid", "-G", "--setgid"], unsure: ["-r", "--root", "-w", "--wd"]),
         "chroot": Spec(valued: ["--userspec", "--groups"], leading: 1),
         "runuser": Spec(valued: ["-u", "--user", "-g", "--group", "-G", "--supp-group"]),
     ]
 
-    /// Splits options from the command: returns the command's words, or nil
-    /// when the wrapper runs none.
-    func strip(_ words: [Word], spec: Spec) -> [Word]? {
+    /// Splits a wrapper's options from the command it runs. A word that is
+    /// an expansion or a pattern ends the options (and, as the command name,
+    /// is unknowable); a long option that may abbreviate one that takes a
+    /// value is not guessed at (GNU tools take any unique prefix).
+    func strip(_ words: [Word], spec: Spec) -> Stripped {
+        var out = Stripped()
         var i = 0
+        func value(_ attached: Substring) -> Word? {
+            if !attached.isEmpty { return Word(String(attached)) }
+            i += 1
+            return i < words.count ? words[i] : nil
+        }
         while i < words.count {
             let w = words[i]
-            guard w.isStatic else { break }
+            guard w.isStatic, !Self.isPattern(w.bytes) else { break }
             let t = w.text
             if t == "--" { i += 1; break }
             guard t.hasPrefix("-"), t.count > 1 else { break }
             if t.hasPrefix("--") {
-                let name = String(t.split(separator: "=", maxSplits: 1)[0])
-                if spec.noCommand.contains(name) { return nil }
-                if spec.valued.contains(name) && !t.contains("=") { i += 1 }
+                let parts = t.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = String(parts[0])
+                if spec.noCommand.contains(name) { return out }
+                if spec.unsure.contains(name) {
+                    out.unsure = "\(name) changes what it runs in ways not followed here"
+                    return out
+                }
+                if spec.valued.contains(name) {
+                    let v = parts.count == 2 ? Word(String(parts[1])) : value("")
+                    if spec.chdir.contains(name) { out.directory = v }
+                } else if spec.valued.contains(where: { $0.hasPrefix("--") && $0.hasPrefix(name) }) {
+                    out.unsure = "\(name) may abbreviate one of its options"
+                    return out
+                }
             } else {
                 // A cluster: -abc, or -nVALUE for a valued option.
                 for (k, ch) in t.dropFirst().enumerated() {
                     let opt = "-" + String(ch)
-                    if spec.noCommand.contains(opt) { return nil }
+                    if spec.noCommand.contains(opt) { return out }
+                    if spec.unsure.contains(opt) {
+                        out.unsure = "\(opt) changes what it runs in ways not followed here"
+                        return out
+                    }
                     if spec.valued.contains(opt) {
-                        if k == t.count - 2 { i += 1 }  // value is the next word
+                        let v = value(t.dropFirst(k + 2))
+                        if spec.chdir.contains(opt) { out.directory = v }
                         break
                     }
                 }
@@ -388,16 +498,48 @@ struct Analyzer {
             i += 1
         }
         if spec.assignments {
-            while i < words.count, words[i].bytes.contains(0x3D), words[i].bytes.first != 0x3D { i += 1 }
+            while i < words.count, words[i].isStatic, !Self.isPattern(words[i].bytes), words[i].bytes.contains(0x3D), words[i].bytes.first != 0x3D {
+                if Self.changesWhatRuns(words[i]) {
+                    out.unsure = "it sets \(String(decoding: words[i].bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run"
+                }
+                i += 1
+            }
         }
         i += spec.leading
-        guard i < words.count else { return spec.defaultCommand.isEmpty ? nil : spec.defaultCommand.map { Word($0) } }
-        return Array(words[i...])
+        if i < words.count {
+            out.command = Array(words[i...])
+        } else if !spec.defaultCommand.isEmpty {
+            out.command = spec.defaultCommand.map { Word($0) }
+        }
+        return out
     }
 
     mutating func wrapped(_ rest: [Word], spec: Spec, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
-        guard let cmd = strip(rest, spec: spec) else { return }
-        try command(cmd, via: via, context: context, depth: depth + 1)
+        let st = strip(rest, spec: spec)
+        if let why = st.unsure { markUnknowable(why) }
+        guard let cmd = st.command else { return }
+        try command(cmd, in: st.directory, via: via, context: context, depth: depth + 1)
+    }
+
+    /// A command a wrapper runs in another directory (env -C, unshare -w,
+    /// sudo -D): judged there, and only there.
+    mutating func command(_ cmd: [Word], in directory: Word?, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+        guard let directory else {
+            try command(cmd, via: via, context: context, depth: depth)
+            return
+        }
+        guard directory.isStatic, !Self.isPattern(directory.bytes), directory.bytes.first != 0x7E else {
+            markUnknowable("it changes to a directory known only at run time (\(directory.text))")
+            return
+        }
+        let saved = directories
+        directories = []
+        for d in saved {
+            let joined = directory.bytes.first == 0x2F || d == nil ? directory.bytes : d! + [0x2F] + directory.bytes
+            if !directories.contains(joined) { directories.append(joined) }
+        }
+        defer { directories = saved }
+        try command(cmd, via: via, context: context, depth: depth)
     }
 
     mutating func sudo(_ rest: [Word], name: String, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
@@ -407,17 +549,19 @@ struct Analyzer {
                "-r", "--role", "-t", "--type", "-T", "--command-timeout", "-U", "--other-user", "-R", "--chroot"]
         let shellFlags = rest.prefix { $0.isStatic && $0.text.hasPrefix("-") }
             .contains { $0.text == "--shell" || $0.text == "--login" || (!$0.text.hasPrefix("--") && ($0.text.contains("s") || $0.text.contains("i"))) }
-        guard let cmd = strip(rest, spec: Spec(valued: valued, assignments: name == "sudo")) else {
+        let st = strip(rest, spec: Spec(valued: valued, assignments: name == "sudo", chdir: name == "sudo" ? ["-D", "--chdir"] : []))
+        if let why = st.unsure { markUnknowable(why) }
+        guard let cmd = st.command else {
             if shellFlags { markUnknowable("\(name) opens an interactive shell") }
             return
         }
         if shellFlags && name == "sudo" {
             // sudo -s/-i CMD runs CMD through the target user's shell.
             try shellString(Word(bytes: Array(cmd.map(\.bytes).joined(separator: [0x20])), isStatic: cmd.allSatisfy(\.isStatic), quoted: false),
-                            via: via, context: context, depth: depth, what: "sudo -s")
+                            via: via, context: context, depth: depth, what: "sudo -s", dialect: .posix)
             return
         }
-        try command(cmd, via: via, context: context, depth: depth + 1)
+        try command(cmd, in: st.directory, via: via, context: context, depth: depth + 1)
     }
 
     mutating func shell(_ rest: [Word], name: String, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
@@ -452,7 +596,8 @@ struct Analyzer {
         if hasC {
             guard let s = script else { return }
             let saved = dialect
-            dialect = ["bash", "zsh", "ksh", "mksh"].contains(name) ? .bash : .posix
+            // Only bash is read as bash alone; any other shell as dash and bash both.
+            dialect = name == "bash" ? .bash : .posix
             defer { dialect = saved }
             try shellString(s, via: via.dropLast() + ["\(name) -c"], context: context, depth: depth, what: "\(name) -c")
         } else if script == nil {
@@ -492,22 +637,25 @@ struct Analyzer {
     mutating func watch(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
         let spec = Spec(valued: ["-n", "--interval", "-q", "--equexit"])
         let exec = rest.prefix { $0.isStatic && $0.text.hasPrefix("-") }.contains { $0.text == "-x" || $0.text == "--exec" }
-        guard let cmd = strip(rest, spec: spec) else { return }
+        let st = strip(rest, spec: spec)
+        if let why = st.unsure { markUnknowable(why) }
+        guard let cmd = st.command else { return }
         if exec {
             try command(cmd, via: via, context: context, depth: depth + 1)
         } else {
             // Without -x, watch joins its words and runs them with sh -c.
             let joined = Word(bytes: Array(cmd.map(\.bytes).joined(separator: [0x20])), isStatic: cmd.allSatisfy(\.isStatic), quoted: false)
-            try shellString(joined, via: via, context: context, depth: depth, what: "watch")
+            try shellString(joined, via: via, context: context, depth: depth, what: "watch", dialect: .posix)
         }
     }
 
     mutating func flock(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
-        guard let afterOptions = strip(rest, spec: Spec(valued: ["-w", "--timeout", "-E", "--conflict-exit-code"])),
-              afterOptions.count >= 2 else { return }
+        let st = strip(rest, spec: Spec(valued: ["-w", "--timeout", "-E", "--conflict-exit-code"]))
+        if let why = st.unsure { markUnknowable(why) }
+        guard let afterOptions = st.command, afterOptions.count >= 2 else { return }
         let cmd = Array(afterOptions.dropFirst())  // the lock file or fd
         if let c = cmd.first, c.text == "-c" || c.text == "--command" {
-            if cmd.count >= 2 { try shellString(cmd[1], via: via, context: context, depth: depth, what: "flock -c") }
+            if cmd.count >= 2 { try shellString(cmd[1], via: via, context: context, depth: depth, what: "flock -c", dialect: .posix) }
         } else {
             try command(cmd, via: via, context: context, depth: depth + 1)
         }
@@ -517,6 +665,25 @@ struct Analyzer {
     /// outer gate judges the inner command as well, reading the options with
     /// the gate's own grammar (GateOptionSyntax), as the nested gate will.
     mutating func nestedGate(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+        if let first = rest.first, first.isStatic, GateOptionSyntax.isToolCommand(first.text) {
+            // A subcommand, which gates nothing; `init [PATH]` writes a starter policy.
+            if first.text == "init" {
+                var path = Word("policy.yaml")
+                var k = 1
+                while k < rest.count {
+                    if rest[k].text == "--template" { k += 2; continue }
+                    if !rest[k].text.hasPrefix("-") || rest[k].text == "-" { path = rest[k] }
+                    k += 1
+                }
+                if path.text != "-" {
+                    if path.isStatic { appendCommand([Array("tee".utf8), path.bytes], via: via + ["init"], context: context) } else {
+                        items.append(.init(argv: [Array("tee".utf8), path.bytes], via: via + ["init"],
+                                           unknowable: "aegis-exec init writes to a file named only at run time (\(path.text))", context: context))
+                    }
+                }
+            }
+            return
+        }
         var i = 0
         while i < rest.count {
             guard let t = nestedOption(rest[i]) else { return }
@@ -567,7 +734,7 @@ struct Analyzer {
         }
         // Without -c, or without a string, the nested gate refuses to run anything.
         guard hasC, i < rest.endIndex else { return }
-        try shellString(rest[i], via: via, context: context, depth: depth, what: "aegis-exec -c")
+        try shellString(rest[i], via: via, context: context, depth: depth, what: "aegis-exec -c", dialect: .posix)
     }
 
     /// env(1) as GNU coreutils reads it: options (`-` is `-i`; `-u`, `-C`,
@@ -587,15 +754,23 @@ struct Analyzer {
         }
         options: while i < rest.count {
             let w = rest[i]
-            guard w.isStatic else { break }
+            // An expansion or a pattern may become any option: as the command
+            // name it is unknowable.
+            guard w.isStatic, !Self.isPattern(w.bytes) else { break }
             let b = w.bytes
             if b == [0x2D, 0x2D] { i += 1; break }
             if b == [0x2D] { i += 1; continue }
             guard b.count > 1, b[0] == 0x2D else { break }
             if b[1] == 0x2D {
                 let eq = b.firstIndex(of: 0x3D)
-                let name = String(decoding: b[..<(eq ?? b.endIndex)], as: UTF8.self)
+                let written = String(decoding: b[..<(eq ?? b.endIndex)], as: UTF8.self)
                 let attached = eq.map { b[($0 + 1)...] } ?? []
+                // GNU env takes any unique prefix of a long option (--spl for --split-string).
+                let matches = Self.envLongOptions.filter { $0.hasPrefix(written) }
+                guard let name = matches.contains(written) ? written : (matches.count == 1 ? matches[0] : nil) else {
+                    if !matches.isEmpty { markUnknowable("env is given \(written), which abbreviates more than one of its options") }
+                    return  // env refuses an option it does not know, and runs nothing
+                }
                 switch name {
                 case "--split-string":
                     guard let s = eq == nil ? value([]) : Word(bytes: Array(attached), isStatic: true, quoted: false) else { return }
@@ -605,6 +780,8 @@ struct Analyzer {
                     directory = eq == nil ? value([]) : Word(bytes: Array(attached), isStatic: true, quoted: false)
                 case "--unset", "--argv0":
                     if eq == nil { _ = value([]) }
+                case "--help", "--version", "--list-signal-handling":
+                    if name != "--list-signal-handling" { return }  // prints, runs nothing
                 default:
                     break
                 }
@@ -631,33 +808,23 @@ struct Analyzer {
             i += 1
         }
         // NAME=VALUE: one that changes what a name runs (PATH, LD_PRELOAD ...)
-        // leaves the program judged unsure.
-        while i < rest.count, rest[i].bytes.contains(0x3D), rest[i].bytes.first != 0x3D {
+        // leaves the program judged unsure. Only a literal word is an assignment:
+        // an expansion or a pattern may become an option or the command.
+        while i < rest.count, rest[i].isStatic, !Self.isPattern(rest[i].bytes), rest[i].bytes.contains(0x3D), rest[i].bytes.first != 0x3D {
             if Self.changesWhatRuns(rest[i]) {
                 markUnknowable("env sets \(String(decoding: rest[i].bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run")
             }
             i += 1
         }
         guard i < rest.count else { return }
-        let cmd = Array(rest[i...])
-        guard let directory else {
-            try command(cmd, via: via, context: context, depth: depth + 1)
-            return
-        }
-        guard directory.isStatic, !Self.isPattern(directory.bytes) else {
-            markUnknowable("env -C changes to a directory known only at run time (\(directory.text))")
-            return
-        }
-        // The command runs in DIR (or not at all).
-        let saved = directories
-        directories = []
-        for d in saved {
-            let joined = directory.bytes.first == 0x2F || d == nil ? directory.bytes : d! + [0x2F] + directory.bytes
-            if !directories.contains(joined) { directories.append(joined) }
-        }
-        defer { directories = saved }
-        try command(cmd, via: via, context: context, depth: depth + 1)
+        // With -C DIR the command runs in DIR (or not at all).
+        try command(Array(rest[i...]), in: directory, via: via, context: context, depth: depth + 1)
     }
+
+    /// GNU env's long options (coreutils 9), for reading abbreviations as env does.
+    static let envLongOptions = ["--argv0", "--block-signal", "--chdir", "--debug", "--default-signal", "--help",
+                                 "--ignore-environment", "--ignore-signal", "--list-signal-handling", "--null",
+                                 "--split-string", "--unset", "--version"]
 
     /// `env -S STRING ARGS...`: STRING split as env splits it, then read as
     /// env's own arguments again. A string env would expand or that this

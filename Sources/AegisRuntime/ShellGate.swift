@@ -37,6 +37,11 @@ public struct ShellCommandJudgement: Sendable {
     public var judgement: Judgement
 }
 
+/// The names of the files command names lead to, looked up once a string.
+final class ProgramNames {
+    var found: [[UInt8]: String?] = [:]
+}
+
 public enum ShellGate {
     /// The shell that runs strings.
     public static let defaultShell = "/bin/sh"
@@ -51,10 +56,17 @@ public enum ShellGate {
     ) throws(GateError) -> (Judgement, [ShellCommandJudgement]) {
         var found: [ShellAnalysis.Item]
         do {
-            found = try ShellAnalysis.analyze(string, dialect: dialect, home: home, cdSearchPath: cdSearchPath) { name in
-                // Shell keywords and builtins (cd, eval, exec ...) are not files; most commands are found once.
-                guard let path = try? ExecutableResolver.resolve(name, searchPath: searchPath).path else { return nil }
-                return String(path.split(separator: "/").last ?? "")
+            let names = ProgramNames()
+            found = try ShellAnalysis.analyze(string, dialect: dialect, home: home, cdSearchPath: cdSearchPath) { name, directory in
+                var lookup = name
+                if let directory, name.first != 0x2F, name.contains(0x2F) {
+                    lookup = Array(normalizePath(String(decoding: directory, as: UTF8.self), cwd: cwd).utf8) + [0x2F] + name
+                }
+                if let known = names.found[lookup] { return known }
+                let path = try? ExecutableResolver.resolve(lookup, searchPath: searchPath).path
+                let found = path.map { String($0.split(separator: "/").last ?? "") }
+                names.found[lookup] = .some(found)
+                return found
             }.items
         } catch {
             found = [.init(argv: [string], via: [], unknowable: "the string cannot be parsed (\(error.message) at byte \(error.offset))",

@@ -74,10 +74,23 @@ static void forward(pid_t pid, int sig, int code, pid_t from) {
 // stopped the gate: if the gate has just been continued, the command is only
 // continued with it (the group's SIGCONT may not have reached it yet), not
 // stopped on. A SIGSTOP (a debugger, kill -STOP) is left to whoever sent it.
+static int sigcont_pending(void) {
+    sigset_t pending;
+    return sigpending(&pending) == 0 && sigismember(&pending, SIGCONT) == 1;
+}
+
 static void follow_stop(pid_t pid, int status, int continued) {
     int sig = WSTOPSIG(status);
     if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU) return;
-    if (!continued) kill(getpid(), sig);
+    // A SIGCONT not yet read counts too: the same ^Z may have stopped the
+    // gate just after it saw the command's stop.
+    if (!continued && !sigcont_pending()) {
+        kill(getpid(), sig);
+        // Not stopped after all (the signal ignored, or an orphaned group,
+        // where the kernel drops it): the command stays stopped, as it would
+        // without the gate, rather than be woken to stop again at once.
+        if (!sigcont_pending()) return;
+    }
     kill(pid, SIGCONT);
 }
 

@@ -125,7 +125,7 @@ import Testing
         // After a cd, a command is listed where it started and where the cd may have taken it.
         let cd = s.run("explain", "--json", "--policy", p, "-c", "cd /tmp && rm -f x")
         let moved = (try JSONSerialization.jsonObject(with: Data(cd.stdout.utf8)) as? [String: Any])?["commands"] as? [[String: Any]] ?? []
-        #expect(moved.map { $0["cwd"] as? String ?? "-" } == ["-", "-", "/tmp"], "\(cd.stdout)")
+        #expect(moved.map { $0["cwd"] as? String ?? "-" } == ["-", "/tmp", "-", "/tmp"], "\(cd.stdout)")
         #expect(moved.last.flatMap { ($0["action"] as? [String: Any])?["target"] as? String } == "/tmp/x")
     }
 
