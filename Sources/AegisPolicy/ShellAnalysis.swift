@@ -140,7 +140,19 @@ struct Analyzer {
         }
         for c in commands {
             if items.count > ShellAnalysis.maxCommands { return }  // unanalyzable as a whole; stop early
-            // Files a redirection writes are judged as writes (`tee FILE`).
+            // Variables that change what a name runs, or what runs first:
+            // the program judged would not be the program that runs.
+            let assigned = c.assignments + (c.words.first.map { ["export", "readonly", "declare", "typeset", "local"].contains($0.text) } == true
+                ? Array(c.words.dropFirst()) : [])
+            if let risky = assigned.first(where: { Self.changesWhatRuns($0) }) {
+                items.append(.init(argv: c.words.map(\.bytes).isEmpty ? [risky.bytes] : c.words.map(\.bytes), via: via,
+                                   unknowable: "it sets \(String(decoding: risky.bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run",
+                                   context: c.context))
+            }
+            if c.assignments.contains(where: { $0.bytes.starts(with: Array("CDPATH=".utf8)) }) { cdSearches = true }
+            if !c.words.isEmpty { try command(c.words.map(expandingTilde), via: via, context: c.context, depth: depth) }
+            // Files a redirection writes are judged as writes (`tee FILE`),
+            // listed after the command they belong to, where they are written.
             for r in c.redirections where r.writesFile && r.target.bytes != Array("/dev/null".utf8) {
                 let target = expandingTilde(r.target)
                 let how = via + ["redirection \(r.op)"]
@@ -155,17 +167,6 @@ struct Analyzer {
                     appendCommand([Array("tee".utf8), target.bytes], via: how, context: c.context)
                 }
             }
-            // Variables that change what a name runs, or what runs first:
-            // the program judged would not be the program that runs.
-            let assigned = c.assignments + (c.words.first.map { ["export", "readonly", "declare", "typeset", "local"].contains($0.text) } == true
-                ? Array(c.words.dropFirst()) : [])
-            if let risky = assigned.first(where: { Self.changesWhatRuns($0) }) {
-                items.append(.init(argv: c.words.map(\.bytes).isEmpty ? [risky.bytes] : c.words.map(\.bytes), via: via,
-                                   unknowable: "it sets \(String(decoding: risky.bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run",
-                                   context: c.context))
-            }
-            if c.assignments.contains(where: { $0.bytes.starts(with: Array("CDPATH=".utf8)) }) { cdSearches = true }
-            if !c.words.isEmpty { try command(c.words.map(expandingTilde), via: via, context: c.context, depth: depth) }
         }
     }
 

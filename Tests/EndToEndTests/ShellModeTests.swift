@@ -114,13 +114,13 @@ import Testing
         #expect(obj["approval"] as? String == "block")
         let commands = obj["commands"] as? [[String: Any]] ?? []
         #expect(commands.map { ($0["argv"] as? [String] ?? []).joined(separator: " ") } ==
-                ["git status", "tee log", "sudo rm -rf build", "rm -rf build", "$next"])
-        #expect(commands.map { $0["approval"] as? String ?? "" } == ["auto", "auto", "auto", "block", "approve"])
-        #expect(commands[3]["via"] as? [String] == ["sudo"])
-        #expect((commands[3]["action"] as? [String: Any])?["type"] as? String == "file.delete")
+                ["git status", "sudo rm -rf build", "rm -rf build", "tee log", "$next"])
+        #expect(commands.map { $0["approval"] as? String ?? "" } == ["auto", "auto", "block", "auto", "approve"])
+        #expect(commands[2]["via"] as? [String] == ["sudo"])
+        #expect((commands[2]["action"] as? [String: Any])?["type"] as? String == "file.delete")
         #expect(commands[4]["unanalyzable"] as? String == "the command name comes from an expansion ($next)")
-        #expect(commands.map { $0["rule"] as? String ?? "" } == ["<default>", "<default>", "<default>", "no-deleting", "<default>"])
-        #expect(commands.map { $0["risk_level"] as? String ?? "" } == ["low", "low", "low", "critical", "low"])
+        #expect(commands.map { $0["rule"] as? String ?? "" } == ["<default>", "<default>", "no-deleting", "<default>", "<default>"])
+        #expect(commands.map { $0["risk_level"] as? String ?? "" } == ["low", "low", "critical", "low", "low"])
         #expect(commands.allSatisfy { $0["cwd"] is NSNull })
         // After a cd, a command is listed where it started and where the cd may have taken it.
         let cd = s.run("explain", "--json", "--policy", p, "-c", "cd /tmp && rm -f x")
