@@ -46,15 +46,20 @@ public struct ShellAnalysis: Sendable {
         // A CDPATH set anywhere in the string (export, read, a loop ...) counts.
         a.cdSearches = (cdSearchPath.map { !$0.isEmpty } ?? false) || Self.contains(source, "CDPATH")
         try a.script(source, via: [], depth: 0)
-        if a.items.count <= maxCommands && (a.directories.count > 1 || a.directoryUnknown) {
-            // A loop, a function or a trap runs after a cd that comes later in
-            // the string: read it again with every directory the first reading
-            // reached, for every command.
+        // A loop, a function or a trap runs after a cd that comes later in the
+        // string, and a CDPATH set later changes an earlier cd: read it again
+        // with every directory the reading before reached, for every command,
+        // until nothing more is learnt (the flags only turn on: two more at most).
+        var passes = 1
+        while a.items.count <= maxCommands && (a.directories.count > 1 || a.directoryUnknown) && passes < 4 {
             var again = Analyzer()
             (again.programName, again.dialect, again.home, again.cdSearches) = (programName, dialect, a.home, a.cdSearches)
             (again.directories, again.directoryUnknown, again.directoriesFrozen) = (a.directories, a.directoryUnknown, true)
             try again.script(source, via: [], depth: 0)
+            let learnt = again.directoryUnknown != a.directoryUnknown || again.cdSearches != a.cdSearches
             a = again
+            passes += 1
+            if !learnt { break }
         }
         if a.items.count > maxCommands {
             let why = "the string has more than the \(maxCommands) commands judged one by one"
@@ -95,16 +100,25 @@ struct Analyzer {
     /// first one reached, and a cd adds none.
     var directoriesFrozen = false
     var functionNames: Set<String> = []
+    /// The command being read may run more than once (a loop, a function, a
+    /// trap): a relative cd there may go anywhere.
+    var repeating = false
     /// The items of the command `command` last appended, which
     /// `markUnknowable` marks.
     var lastCommand: Range<Int> = 0..<0
     static let maxDirectories = 8
 
-    /// `~` and `~/…`, unquoted at the start of a word, as the shell expands them.
+    /// `~` and `~/…`, unquoted at the start of a word, as the shell expands
+    /// them; `~user`, `~-` and `~+` (another home, OLDPWD, PWD) are known
+    /// only at run time.
     func expandingTilde(_ w: Word) -> Word {
-        guard let home, w.isStatic, w.bytes.first == 0x7E, w.unquotedPrefix >= 1,
-              w.bytes.count == 1 || w.bytes[1] == 0x2F else { return w }
+        guard w.isStatic, w.bytes.first == 0x7E, w.unquotedPrefix >= 1 else { return w }
         var out = w
+        guard w.bytes.count == 1 || w.bytes[1] == 0x2F else {
+            out.isStatic = false
+            return out
+        }
+        guard let home else { return w }
         out.bytes = home + w.bytes.dropFirst()
         return out
     }
@@ -140,6 +154,10 @@ struct Analyzer {
         }
         for c in commands {
             if items.count > ShellAnalysis.maxCommands { return }  // unanalyzable as a whole; stop early
+            noteCDPATH(c)
+            let savedRepeating = repeating
+            if c.repeats { repeating = true }
+            defer { repeating = savedRepeating }
             // Variables that change what a name runs, or what runs first:
             // the program judged would not be the program that runs.
             let assigned = c.assignments + (c.words.first.map { ["export", "readonly", "declare", "typeset", "local"].contains($0.text) } == true
@@ -149,7 +167,6 @@ struct Analyzer {
                                    unknowable: "it sets \(String(decoding: risky.bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run",
                                    context: c.context))
             }
-            if c.assignments.contains(where: { $0.bytes.starts(with: Array("CDPATH=".utf8)) }) { cdSearches = true }
             if !c.words.isEmpty { try command(c.words.map(expandingTilde), via: via, context: c.context, depth: depth) }
             // Files a redirection writes are judged as writes (`tee FILE`),
             // listed after the command they belong to, where they are written.
@@ -169,6 +186,24 @@ struct Analyzer {
             }
         }
     }
+
+    /// CDPATH may be set here: named (after quote removal), or by a builtin
+    /// that sets a variable whose name is known only at run time, or by shopt
+    /// (bash's cdable_vars makes `cd NAME` go to $NAME).
+    mutating func noteCDPATH(_ c: ShellCommand) {
+        if cdSearches { return }
+        let cdpath = Array("CDPATH".utf8)
+        func names(_ w: Word) -> Bool { w.bytes.count >= 6 && (0...(w.bytes.count - 6)).contains { Array(w.bytes[$0..<($0 + 6)]) == cdpath } }
+        if c.assignments.contains(where: names) || c.words.contains(where: names) { cdSearches = true; return }
+        guard let first = c.words.first?.text else { return }
+        if first == "shopt" { cdSearches = true; return }
+        guard Self.setsVariables.contains(first) else { return }
+        if first == "printf" && !c.words.contains(where: { $0.isStatic && $0.text.hasPrefix("-v") }) { return }  // only printf -v sets one
+        if c.words.dropFirst().contains(where: { !$0.isStatic }) { cdSearches = true }
+    }
+
+    static let setsVariables: Set<String> = ["export", "readonly", "declare", "typeset", "local", "read", "printf", "mapfile",
+                                             "readarray", "getopts"]
 
     mutating func addFunctions(_ names: [String]) {
         for n in names where functionNames.insert(n).inserted { functions.append(n) }
@@ -205,7 +240,6 @@ struct Analyzer {
 
     /// `cd DIR` / `pushd DIR`: later commands may run in DIR.
     mutating func changeDirectory(_ args: [Word], name: String) {
-        guard !directoriesFrozen else { return }
         var r = args[...]
         while let w = r.first, w.isStatic, w.bytes.count > 1, w.bytes.first == 0x2D {
             r = r.dropFirst()
@@ -213,18 +247,19 @@ struct Analyzer {
         }
         guard name != "popd", r.count <= 1 else { directoryUnknown = true; return }  // zsh and ksh: cd OLD NEW
         guard let target = r.first else {
-            if let home { addDirectory(home) } else { directoryUnknown = true }
+            if home == nil { directoryUnknown = true } else if !directoriesFrozen { addDirectory(home!) }
             return
         }
         let t = target.bytes
         // CDPATH is not searched for ".", "..", and names starting "./" or "../".
         let explicit = t == [0x2E] || t == [0x2E, 0x2E] || t.starts(with: [0x2E, 0x2F]) || t.starts(with: [0x2E, 0x2E, 0x2F])
         let searched = cdSearches && t.first != 0x2F && !explicit
-        guard target.isStatic, !Self.isPattern(t), t != [0x2D], t.first != 0x2B, t.first != 0x7E, !searched else {
-            directoryUnknown = true  // -, +N, ~-, ~user, a pattern, an expansion, CDPATH
+        guard target.isStatic, !Self.isPattern(t), t != [0x2D], t.first != 0x2B, t.first != 0x7E, !searched,
+              t.first == 0x2F || !repeating else {
+            directoryUnknown = true  // -, +N, ~-, ~user, a pattern, an expansion, CDPATH, a relative cd that repeats
             return
         }
-        addDirectory(t)
+        if !directoriesFrozen { addDirectory(t) }
     }
 
     mutating func addDirectory(_ dir: [UInt8]) {
@@ -308,13 +343,10 @@ struct Analyzer {
         case "source", ".":
             markUnknowable("\(name) runs the commands of a file in this shell")
         case "exec":
-            var r = rest[...]
-            while let w = r.first, w.isStatic, w.bytes.first == 0x2D {
-                r = r.dropFirst()
-                if w.text == "-a" { r = r.dropFirst() }
-                if w.text == "--" { break }
-            }
-            if !r.isEmpty { try command(Array(r), via: inner, context: context, depth: depth + 1) }
+            // bash's options, clustered or not: -c, -l, and -a NAME.
+            let st = strip(rest, spec: Spec(valued: ["-a"], flags: ["-c", "-l"]))
+            if let why = st.unsure { markUnknowable(why) }
+            if let cmd = st.command { try command(cmd, via: inner, context: context, depth: depth + 1) }
         case "command":
             var r = rest[...]
             while let w = r.first, w.isStatic, w.bytes.first == 0x2D {
@@ -334,6 +366,9 @@ struct Analyzer {
         case "trap":
             let args = rest.first?.text == "--" ? Array(rest.dropFirst()) : rest
             if let action = args.first, !(action.isStatic && action.bytes.first == 0x2D), args.count >= 2 {
+                let saved = repeating
+                repeating = true  // a trap may run again and again, and after anything
+                defer { repeating = saved }
                 try shellString(action, via: inner, context: context, depth: depth, what: "a trap")
             }
         case "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox":
@@ -346,6 +381,8 @@ struct Analyzer {
             try flock(rest, via: inner, context: context, depth: depth)
         case "sudo", "doas":
             try sudo(rest, name: name, via: inner, context: context, depth: depth)
+        case "runuser":
+            try runuser(rest, via: inner, context: context, depth: depth)
         case "aegis-exec":
             try nestedGate(rest, via: inner, context: context, depth: depth)
         default:
@@ -412,6 +449,15 @@ struct Analyzer {
         var chdir: Set<String> = []
         /// Options whose effect on what runs is not followed here (nsenter -r).
         var unsure: Set<String> = []
+        /// Valued options that name a file it writes (strace -o, time -o).
+        var output: Set<String> = []
+        /// Every option it takes without a value, where any other makes it
+        /// unsure (for tools whose options this reading does not all know).
+        var flags: Set<String>? = nil
+        /// Valued options whose value is NAME=VALUE for the command's environment (strace -E).
+        var environment: Set<String> = []
+        /// Short options whose optional value is the rest of the cluster (nsenter -mFILE).
+        var attachedOnly: Set<String> = []
     }
 
     /// What a wrapper's words come to.
@@ -422,6 +468,8 @@ struct Analyzer {
         var directory: Word?
         /// Why what it runs cannot be read exactly.
         var unsure: String?
+        /// Files its options name for it to write.
+        var outputs: [Word] = []
     }
 
     static let wrappers: [String: Spec] = [
@@ -430,21 +478,43 @@ struct Analyzer {
         "ionice": Spec(valued: ["-c", "--class", "-n", "--classdata", "-p", "--pid", "-P", "--pgid", "-u", "--uid"],
                        noCommand: ["-p", "--pid", "-P", "--pgid", "-u", "--uid"]),
         "timeout": Spec(valued: ["-s", "--signal", "-k", "--kill-after"], leading: 1),
-        "time": Spec(valued: ["-f", "--format", "-o", "--output"]),
+        "time": Spec(valued: ["-f", "--format", "-o", "--output"], output: ["-o", "--output"],
+                     flags: ["-a", "--append", "-p", "--portability", "-q", "--quiet", "-v", "--verbose"]),
         "stdbuf": Spec(valued: ["-i", "--input", "-o", "--output", "-e", "--error"]),
         "setsid": Spec(valued: []),
-        "chrt": Spec(valued: [], leading: 1),
+        "chrt": Spec(valued: ["-T", "--sched-runtime", "-P", "--sched-period", "-D", "--sched-deadline"], leading: 1,
+                     noCommand: ["-p", "--pid", "-m", "--max", "-h", "--help", "-V", "--version"],
+                     flags: ["-b", "--batch", "-d", "--deadline", "-f", "--fifo", "-i", "--idle", "-o", "--other", "-r", "--rr",
+                             "-R", "--reset-on-fork", "-a", "--all-tasks", "-v", "--verbose"]),
         "taskset": Spec(valued: [], leading: 1),
-        "unshare": Spec(valued: ["--map-user", "--map-group", "-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd"],
-                        chdir: ["-w", "--wd"], unsure: ["-R", "--root"]),
+        "unshare": Spec(valued: ["--map-user", "--map-group", "--map-users", "--map-groups", "--propagation", "--setgroups",
+                                 "-S", "--setuid", "-G", "--setgid", "--monotonic", "--boottime", "-R", "--root", "-w", "--wd"],
+                        chdir: ["-w", "--wd"], unsure: ["-R", "--root"],
+                        flags: ["-m", "--mount", "-u", "--uts", "-i", "--ipc", "-n", "--net", "-p", "--pid", "-U", "--user", "-C",
+                                "--cgroup", "-T", "--time", "-f", "--fork", "-r", "--map-root-user", "-c", "--map-current-user",
+                                "--map-auto", "--kill-child", "--mount-proc", "--keep-caps"]),
         "xargs": Spec(valued: ["-d", "--delimiter", "-E", "-I", "-L", "-n", "--max-args", "-P", "--max-procs", "-s", "--max-chars",
                                "-a", "--arg-file", "--process-slot-var"], defaultCommand: ["echo"]),
-        "strace": Spec(valued: ["-e", "-o", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-O", "-S", "-X"]),
-        "ltrace": Spec(valued: ["-e", "-o", "-p", "-s", "-u", "-a", "-n"]),
-        // -r and -w take their value attached only, and without one mean the target's.
-        "nsenter": Spec(valued: ["-t", "--target", "-S", "--setuid", "-G", "--setgid"], unsure: ["-r", "--root", "-w", "--wd"]),
+        // Their short options only; a long one (strace has dozens) is not read here.
+        "strace": Spec(valued: ["-e", "-o", "-p", "-s", "-u", "-E", "-P", "-a", "-b", "-I", "-O", "-S", "-U", "-X"],
+                       output: ["-o"],
+                       flags: ["-c", "-C", "-d", "-D", "-f", "-F", "-i", "-k", "-n", "-q", "-r", "-t", "-T", "-v", "-w", "-x", "-y",
+                               "-z", "-Z"], environment: ["-E"]),
+        "ltrace": Spec(valued: ["-a", "-A", "-D", "-e", "-F", "-l", "-n", "-o", "-p", "-s", "-u", "-w", "-x"], output: ["-o"],
+                       flags: ["-b", "-c", "-C", "-f", "-i", "-r", "-S", "-t", "-T"]),
+        // -m ... -T take a file attached only; -r and -w likewise, and without
+        // one mean the target's root and directory.
+        "nsenter": Spec(valued: ["-t", "--target", "-S", "--setuid", "-G", "--setgid", "-W", "--wdns"],
+                        unsure: ["-r", "--root", "-w", "--wd", "-W", "--wdns"],
+                        flags: ["-a", "--all", "-m", "--mount", "-u", "--uts", "-i", "--ipc", "-n", "--net", "-p", "--pid", "-C",
+                                "--cgroup", "-U", "--user", "-T", "--time", "--preserve-credentials", "-F", "--no-fork",
+                                "-Z", "--follow-context"],
+                        attachedOnly: ["-m", "-u", "-i", "-n", "-p", "-C", "-U", "-T"]),
         "chroot": Spec(valued: ["--userspec", "--groups"], leading: 1),
-        "runuser": Spec(valued: ["-u", "--user", "-g", "--group", "-G", "--supp-group"]),
+        // With -u; runuser without it is su, read in runuser().
+        "runuser": Spec(valued: ["-u", "--user", "-g", "--group", "-G", "--supp-group", "-w", "--whitelist-environment", "-s",
+                                 "--shell"],
+                        flags: ["-m", "-p", "--preserve-environment", "-P", "--pty", "-f", "--fast"]),
     ]
 
     /// Splits a wrapper's options from the command it runs. A word that is
@@ -454,10 +524,15 @@ struct Analyzer {
     func strip(_ words: [Word], spec: Spec) -> Stripped {
         var out = Stripped()
         var i = 0
+        // A value known only at run time may split into several words and
+        // move where the command starts (timeout $D, with D="5 rm").
+        var slotUnsure: String?
         func value(_ attached: Substring) -> Word? {
             if !attached.isEmpty { return Word(String(attached)) }
             i += 1
-            return i < words.count ? words[i] : nil
+            guard i < words.count else { return nil }
+            if !words[i].isStatic || Self.isPattern(words[i].bytes) { slotUnsure = "an option's value is known only at run time (\(words[i].text))" }
+            return words[i]
         }
         while i < words.count {
             let w = words[i]
@@ -476,8 +551,12 @@ struct Analyzer {
                 if spec.valued.contains(name) {
                     let v = parts.count == 2 ? Word(String(parts[1])) : value("")
                     if spec.chdir.contains(name) { out.directory = v }
+                    if spec.output.contains(name), let v { out.outputs.append(v) }
                 } else if spec.valued.contains(where: { $0.hasPrefix("--") && $0.hasPrefix(name) }) {
                     out.unsure = "\(name) may abbreviate one of its options"
+                    return out
+                } else if let flags = spec.flags, !flags.contains(name) {
+                    out.unsure = "it is given \(name), an option not read here"
                     return out
                 }
             } else {
@@ -489,10 +568,19 @@ struct Analyzer {
                         out.unsure = "\(opt) changes what it runs in ways not followed here"
                         return out
                     }
+                    if spec.attachedOnly.contains(opt) { break }  // the rest of the cluster is its file
                     if spec.valued.contains(opt) {
                         let v = value(t.dropFirst(k + 2))
                         if spec.chdir.contains(opt) { out.directory = v }
+                        if spec.output.contains(opt), let v { out.outputs.append(v) }
+                        if spec.environment.contains(opt), let v, Self.changesWhatRuns(v) {
+                            out.unsure = "it sets \(String(decoding: v.bytes.prefix { $0 != 0x3D }, as: UTF8.self)), which changes what commands run"
+                        }
                         break
+                    }
+                    if let flags = spec.flags, !flags.contains(opt) {
+                        out.unsure = "it is given \(opt), an option not read here"
+                        return out
                     }
                 }
             }
@@ -506,7 +594,11 @@ struct Analyzer {
                 i += 1
             }
         }
+        for k in i..<min(i + spec.leading, words.count) where !words[k].isStatic || Self.isPattern(words[k].bytes) {
+            slotUnsure = "its argument \(words[k].text) is known only at run time"
+        }
         i += spec.leading
+        if out.unsure == nil { out.unsure = slotUnsure }
         if i < words.count {
             out.command = Array(words[i...])
         } else if !spec.defaultCommand.isEmpty {
@@ -518,8 +610,53 @@ struct Analyzer {
     mutating func wrapped(_ rest: [Word], spec: Spec, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
         let st = strip(rest, spec: spec)
         if let why = st.unsure { markUnknowable(why) }
-        guard let cmd = st.command else { return }
+        for file in st.outputs {
+            if file.isStatic, file.bytes.first == 0x7C || file.bytes.first == 0x21 {
+                // strace -o '|cmd' and '!cmd' pipe into a shell command.
+                try shellString(Word(bytes: Array(file.bytes.dropFirst()), isStatic: true, quoted: false), via: via,
+                                context: context, depth: depth, what: "an output pipe", dialect: .posix)
+            } else if file.isStatic && !Self.isPattern(file.bytes) {
+                appendCommand([Array("tee".utf8), expandingTilde(file).bytes], via: via + ["output"], context: context)
+            } else {
+                items.append(.init(argv: [Array("tee".utf8), file.bytes], via: via + ["output"],
+                                   unknowable: "it writes to a file named only at run time (\(file.text))", context: context))
+            }
+        }
+        guard var cmd = st.command else { return }
+        if via.last == "xargs" {
+            let options = rest.count >= cmd.count && Array(rest.suffix(cmd.count)) == cmd ? Array(rest.dropLast(cmd.count)) : rest
+            cmd = Self.xargsCommand(cmd, options: options)
+        }
         try command(cmd, in: st.directory, via: via, context: context, depth: depth + 1)
+    }
+
+    /// xargs adds words read from its input: without -I, at the end of the
+    /// command (so `xargs sh -c` runs a string known only at run time); with
+    /// -I STR, in place of STR in each word that holds it.
+    static func xargsCommand(_ cmd: [Word], options: [Word]) -> [Word] {
+        var replace: [UInt8]?
+        for (k, w) in options.enumerated() {
+            let t = w.text
+            if t == "-I", k + 1 < options.count { replace = options[k + 1].bytes }
+            else if t.hasPrefix("-I") && t.count > 2 { replace = Array(w.bytes.dropFirst(2)) }
+            else if t == "-i" || t == "--replace" { replace = Array("{}".utf8) }
+            else if t.hasPrefix("-i") && t.count > 2 { replace = Array(w.bytes.dropFirst(2)) }
+            else if t.hasPrefix("--replace=") { replace = Array(w.bytes.dropFirst(10)) }
+        }
+        guard let replace, !replace.isEmpty else {
+            return cmd + [Word(bytes: Array("{input}".utf8), isStatic: false, quoted: false)]
+        }
+        return cmd.enumerated().map { k, w in
+            guard k > 0, contains(w.bytes, replace) else { return w }  // xargs does not replace in the command name
+            var d = w
+            d.isStatic = false
+            return d
+        }
+    }
+
+    static func contains(_ bytes: [UInt8], _ part: [UInt8]) -> Bool {
+        guard bytes.count >= part.count else { return false }
+        return (0...(bytes.count - part.count)).contains { Array(bytes[$0..<($0 + part.count)]) == part }
     }
 
     /// A command a wrapper runs in another directory (env -C, unshare -w,
@@ -541,6 +678,29 @@ struct Analyzer {
         }
         defer { directories = saved }
         try command(cmd, via: via, context: context, depth: depth)
+    }
+
+    /// runuser -u USER CMD runs CMD; without -u it is su: -c STRING runs
+    /// through the user's shell, and anything else starts that shell.
+    mutating func runuser(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+        let options = rest.prefix { !($0.isStatic && $0.text == "--") }
+        if options.contains(where: { $0.isStatic && ($0.text == "-u" || $0.text.hasPrefix("--user") || ($0.text.hasPrefix("-u") && !$0.text.hasPrefix("--"))) }) {
+            try wrapped(rest, spec: Self.wrappers["runuser"]!, via: via, context: context, depth: depth)
+            return
+        }
+        for (k, w) in rest.enumerated() where w.isStatic {
+            let t = w.text
+            if t == "-c" || t == "--command" || t == "--session-command", k + 1 < rest.count {
+                try shellString(rest[k + 1], via: via, context: context, depth: depth, what: "runuser -c", dialect: .posix)
+                return
+            }
+            if t.hasPrefix("--command=") || t.hasPrefix("--session-command=") {
+                let value = Word(bytes: Array(w.bytes.drop { $0 != 0x3D }.dropFirst()), isStatic: true, quoted: false)
+                try shellString(value, via: via, context: context, depth: depth, what: "runuser -c", dialect: .posix)
+                return
+            }
+        }
+        markUnknowable("runuser without -u starts the user's shell with what it is given")
     }
 
     mutating func sudo(_ rest: [Word], name: String, via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
@@ -699,6 +859,10 @@ struct Analyzer {
                 markUnknowable("a nested aegis-exec is given an option this gate does not know (\(t))")
                 return
             }
+            if name == t, i + 1 < rest.count, !rest[i + 1].isStatic {
+                markUnknowable("a nested aegis-exec is given an option value known only at run time (\(rest[i + 1].text))")
+                return
+            }
             i += name == t ? 2 : 1
         }
         if i < rest.count { try command(Array(rest[i...]), via: via, context: context, depth: depth + 1) }
@@ -741,17 +905,24 @@ struct Analyzer {
     /// env(1) as GNU coreutils reads it: options (`-` is `-i`; `-u`, `-C`,
     /// `-a` take a value, attached or next; `-S STRING` splits STRING into
     /// arguments and reads on), then NAME=VALUE, then the command.
-    mutating func env(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+    /// `directory`: a -C given before a -S whose words are read here.
+    mutating func env(_ rest: [Word], via: [String], context: ShellCommand.Context, depth: Int,
+                      directory chdir: Word? = nil) throws(ShellSyntaxError) {
         guard depth <= ShellAnalysis.maxWrapping else {
             markUnknowable("commands nested more than \(ShellAnalysis.maxWrapping) levels deep")
             return
         }
         var i = 0
-        var directory: Word?
+        var directory = chdir
         func value(_ attached: ArraySlice<UInt8>) -> Word? {
             if !attached.isEmpty { return Word(bytes: Array(attached), isStatic: rest[i].isStatic, quoted: false) }
             i += 1
-            return i < rest.count ? rest[i] : nil
+            guard i < rest.count else { return nil }
+            // One known only at run time may split and shift the command (env -u $V).
+            if !rest[i].isStatic || Self.isPattern(rest[i].bytes) {
+                markUnknowable("an option's value is known only at run time (\(rest[i].text))")
+            }
+            return rest[i]
         }
         options: while i < rest.count {
             let w = rest[i]
@@ -775,7 +946,7 @@ struct Analyzer {
                 switch name {
                 case "--split-string":
                     guard let s = eq == nil ? value([]) : Word(bytes: Array(attached), isStatic: true, quoted: false) else { return }
-                    try splitString(s, then: Array(rest[(i + 1)...]), via: via, context: context, depth: depth)
+                    try splitString(s, then: Array(rest[(i + 1)...]), via: via, context: context, depth: depth, directory: directory)
                     return
                 case "--chdir":
                     directory = eq == nil ? value([]) : Word(bytes: Array(attached), isStatic: true, quoted: false)
@@ -794,7 +965,7 @@ struct Analyzer {
                 switch b[k] {
                 case UInt8(ascii: "S"):
                     guard let s = value(b[(k + 1)...]) else { return }
-                    try splitString(s, then: Array(rest[(i + 1)...]), via: via, context: context, depth: depth)
+                    try splitString(s, then: Array(rest[(i + 1)...]), via: via, context: context, depth: depth, directory: directory)
                     return
                 case UInt8(ascii: "C"):
                     directory = value(b[(k + 1)...])
@@ -830,12 +1001,14 @@ struct Analyzer {
     /// `env -S STRING ARGS...`: STRING split as env splits it, then read as
     /// env's own arguments again. A string env would expand or that this
     /// reading is unsure of is not guessed at.
-    mutating func splitString(_ s: Word, then more: [Word], via: [String], context: ShellCommand.Context, depth: Int) throws(ShellSyntaxError) {
+    mutating func splitString(_ s: Word, then more: [Word], via: [String], context: ShellCommand.Context, depth: Int,
+                              directory: Word?) throws(ShellSyntaxError) {
         guard s.isStatic, let words = Self.envSplit(s.bytes) else {
             markUnknowable("env -S splits a string this gate cannot read exactly (\(s.text))")
             return
         }
-        try env(words.map { Word(bytes: $0, isStatic: true, quoted: false) } + more, via: via, context: context, depth: depth + 1)
+        try env(words.map { Word(bytes: $0, isStatic: true, quoted: false) } + more, via: via, context: context, depth: depth + 1,
+                directory: directory)
     }
 
     /// GNU env's -S splitting: blanks separate; '...' keeps all but \\ and

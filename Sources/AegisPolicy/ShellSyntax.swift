@@ -56,6 +56,8 @@ public struct ShellCommand: Sendable, Hashable {
     /// Byte offset of the command in the string.
     public var offset: Int
     public var context: Context
+    /// It may run more than once: in a loop or a function body.
+    public var repeats = false
 }
 
 public struct ShellScript: Sendable, Equatable {
@@ -211,6 +213,8 @@ struct ShellParser {
     var commands: [ShellCommand] = []
     var functions: [String] = []
     var context: ShellCommand.Context = .direct
+    /// Inside a loop or a function body, however deep.
+    var repeating = false
     var pendingHereDocs: [(delimiter: [UInt8], stripTabs: Bool, expands: Bool)] = []
 
     init(bytes: [UInt8], dialect: ShellDialect = .posix) {
@@ -417,10 +421,16 @@ struct ShellParser {
             try expectReserved("fi")
         case "while"?, "until"?:
             i += 5
+            let saved = repeating
+            repeating = true
+            defer { repeating = saved }
             _ = try parseList(stops: ["do"])
             try parseDoGroup()
         case "for"?, "select"?:
             i += peekReserved() == "for" ? 3 : 6
+            let saved = repeating
+            repeating = true
+            defer { repeating = saved }
             try parseFor()
         case "case"?:
             i += 4
@@ -532,9 +542,9 @@ struct ShellParser {
 
     mutating func parseFunctionBody() throws(ShellSyntaxError) {
         try skipNewlines()
-        let saved = context
-        context = .function
-        defer { context = saved }
+        let saved = (context, repeating)
+        (context, repeating) = (.function, true)
+        defer { (context, repeating) = saved }
         try parseCommand()
     }
 
@@ -577,6 +587,7 @@ struct ShellParser {
         // Commands found in this command's words (substitutions) are recorded
         // as they are read, before this one: they run first.
         var cmd = ShellCommand(offset: i, context: context)
+        cmd.repeats = repeating
         while true {
             skipBlanks()
             if atEnd || peek() == 0x0A { break }
@@ -798,6 +809,7 @@ struct ShellParser {
         var sub = ShellParser(bytes: text, dialect: bash ? .bash : .posix)
         sub.depth = depth
         sub.context = ctx
+        sub.repeating = repeating
         do {
             try sub.parseProgram()
         } catch {
@@ -933,6 +945,7 @@ struct ShellParser {
         var sub = ShellParser(bytes: text, dialect: bash ? .bash : .posix)
         sub.depth = depth
         sub.context = .hereDocument
+        sub.repeating = repeating
         while let c = sub.peek() {
             if c == 0x5C { sub.i += 2; continue }
             if c == 0x60 { sub.i += 1; try sub.readBackquoted(); continue }
