@@ -44,7 +44,7 @@ public struct ShellAnalysis: Sendable {
         a.dialect = dialect
         a.home = home.map { Array($0.utf8) }
         // A CDPATH set anywhere in the string (export, read, a loop ...) counts.
-        a.cdSearches = (cdSearchPath.map { !$0.isEmpty } ?? false) || Self.contains(source, "CDPATH")
+        a.cdSearches = (cdSearchPath.map { !$0.isEmpty } ?? false) || Analyzer.contains(source, Array("CDPATH".utf8))
         try a.script(source, via: [], depth: 0)
         // A loop, a function or a trap runs after a cd that comes later in the
         // string, and a CDPATH set later changes an earlier cd: read it again
@@ -69,11 +69,6 @@ public struct ShellAnalysis: Sendable {
         return ShellAnalysis(items: a.items, functions: a.functions)
     }
 
-    static func contains(_ haystack: [UInt8], _ needle: String) -> Bool {
-        let n = Array(needle.utf8)
-        guard haystack.count >= n.count else { return false }
-        return (0...(haystack.count - n.count)).contains { i in haystack[i] == n[0] && Array(haystack[i..<(i + n.count)]) == n }
-    }
 
     public static func analyze(_ source: String, dialect: ShellDialect = .posix, home: String? = nil,
                                cdSearchPath: String? = nil) throws(ShellSyntaxError) -> ShellAnalysis {
@@ -193,7 +188,7 @@ struct Analyzer {
     mutating func noteCDPATH(_ c: ShellCommand) {
         if cdSearches { return }
         let cdpath = Array("CDPATH".utf8)
-        func names(_ w: Word) -> Bool { w.bytes.count >= 6 && (0...(w.bytes.count - 6)).contains { Array(w.bytes[$0..<($0 + 6)]) == cdpath } }
+        func names(_ w: Word) -> Bool { Self.contains(w.bytes, cdpath) }
         if c.assignments.contains(where: names) || c.words.contains(where: names) { cdSearches = true; return }
         guard let first = c.words.first?.text else { return }
         if first == "shopt" { cdSearches = true; return }
@@ -654,9 +649,10 @@ struct Analyzer {
         }
     }
 
+    /// Whether `part` occurs in `bytes`.
     static func contains(_ bytes: [UInt8], _ part: [UInt8]) -> Bool {
-        guard bytes.count >= part.count else { return false }
-        return (0...(bytes.count - part.count)).contains { Array(bytes[$0..<($0 + part.count)]) == part }
+        guard !part.isEmpty, bytes.count >= part.count else { return false }
+        return (0...(bytes.count - part.count)).contains { i in bytes[i] == part[0] && bytes[i..<(i + part.count)].elementsEqual(part) }
     }
 
     /// A command a wrapper runs in another directory (env -C, unshare -w,
