@@ -37,9 +37,24 @@ public struct ShellCommandJudgement: Sendable {
     public var judgement: Judgement
 }
 
-/// The names of the files command names lead to, looked up once a string.
-final class ProgramNames {
+/// The files command names lead to, looked up once a string: for the
+/// analysis (which wrapper a name is) and for judging each command.
+final class ProgramPaths {
+    let searchPath: String?
     var found: [[UInt8]: String?] = [:]
+
+    init(searchPath: String?) { self.searchPath = searchPath }
+
+    /// `directory`: where a relative path with a slash is looked up from
+    /// (nil: the working directory).
+    func path(_ program: [UInt8], in directory: String?) -> String? {
+        var lookup = program
+        if let directory, program.first != 0x2F, program.contains(0x2F) { lookup = Array(directory.utf8) + [0x2F] + program }
+        if let known = found[lookup] { return known }
+        let path = try? ExecutableResolver.resolve(lookup, searchPath: searchPath).path
+        found[lookup] = .some(path)
+        return path
+    }
 }
 
 public enum ShellGate {
@@ -55,18 +70,11 @@ public enum ShellGate {
         cdSearchPath: String? = nil
     ) throws(GateError) -> (Judgement, [ShellCommandJudgement]) {
         var found: [ShellAnalysis.Item]
+        let paths = ProgramPaths(searchPath: searchPath)
         do {
-            let names = ProgramNames()
             found = try ShellAnalysis.analyze(string, dialect: dialect, home: home, cdSearchPath: cdSearchPath) { name, directory in
-                var lookup = name
-                if let directory, name.first != 0x2F, name.contains(0x2F) {
-                    lookup = Array(normalizePath(String(decoding: directory, as: UTF8.self), cwd: cwd).utf8) + [0x2F] + name
-                }
-                if let known = names.found[lookup] { return known }
-                let path = try? ExecutableResolver.resolve(lookup, searchPath: searchPath).path
-                let found = path.map { String($0.split(separator: "/").last ?? "") }
-                names.found[lookup] = .some(found)
-                return found
+                let place = directory.map { normalizePath(String(decoding: $0, as: UTF8.self), cwd: cwd) }
+                return paths.path(name, in: place).map { String($0.split(separator: "/").last ?? "") }
             }.items
         } catch {
             found = [.init(argv: [string], via: [], unknowable: "the string cannot be parsed (\(error.message) at byte \(error.offset))",
@@ -88,11 +96,7 @@ public enum ShellGate {
             } else if item.argv.isEmpty {
                 j = try unanalyzable("", argv: [], cwd: here, policy: policy, agent: agent, at: now, nothingRuns: true)
             } else {
-                var program = item.argv[0]
-                if let directory, program.first != 0x2F, program.contains(0x2F) {
-                    program = Array(directory.utf8) + [0x2F] + program
-                }
-                let path = try? ExecutableResolver.resolve(program, searchPath: searchPath).path
+                let path = paths.path(item.argv[0], in: directory)
                 j = try Gate.judge(argv: item.argv, cwd: here, resolvedPath: path, policy: policy, agent: agent,
                                    callerParams: callerParams, at: now)
             }
