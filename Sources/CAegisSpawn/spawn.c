@@ -66,6 +66,12 @@ static void forward(pid_t pid, int sig, int code, pid_t from) {
     kill(pid, sig);
 }
 
+// Whether a SIGCONT waits unread: the gate has been continued.
+static int sigcont_pending(void) {
+    sigset_t pending;
+    return sigpending(&pending) == 0 && sigismember(&pending, SIGCONT) == 1;
+}
+
 // The command stopped. A job-control stop the command took alone (ssh's
 // ~^Z, a program that sends itself SIGTSTP) stops the gate with the same
 // signal, so the shell that started the gate sees its job stop and takes the
@@ -74,11 +80,6 @@ static void forward(pid_t pid, int sig, int code, pid_t from) {
 // stopped the gate: if the gate has just been continued, the command is only
 // continued with it (the group's SIGCONT may not have reached it yet), not
 // stopped on. A SIGSTOP (a debugger, kill -STOP) is left to whoever sent it.
-static int sigcont_pending(void) {
-    sigset_t pending;
-    return sigpending(&pending) == 0 && sigismember(&pending, SIGCONT) == 1;
-}
-
 static void follow_stop(pid_t pid, int status, int continued) {
     int sig = WSTOPSIG(status);
     if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU) return;
