@@ -76,6 +76,32 @@ import Testing
         #expect(mode == 0o600)
     }
 
+    /// CSV and JSONL carry the same values, read back with Python's own csv
+    /// and json modules: commas, quotes and newlines in an argument included,
+    /// arrays and objects as JSON text, null as an empty field.
+    @Test func csvReadsBackAsTheJSONDoes() throws {
+        let (s, p) = populated()
+        _ = s.run("--policy", p, "--", "sh", "-c", "exit 0", "zero", "a,b \"q\"\nline2")
+        _ = s.run("audit", "--db", s.auditPath, "--format", "csv", "-o", s.dir + "/rows.csv")
+        _ = s.run("audit", "--db", s.auditPath, "--format", "jsonl", "-o", s.dir + "/rows.jsonl")
+        let check = """
+            import csv, json, sys
+            rows = list(csv.DictReader(open(sys.argv[1], newline='')))
+            objs = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+            assert len(rows) == len(objs) == 6, (len(rows), len(objs))
+            def same(c, j):
+                if j is None: return c == ''
+                if isinstance(j, (list, dict)): return json.loads(c) == j
+                if isinstance(j, bool): return c == ('true' if j else 'false')
+                if isinstance(j, (int, float)): return float(c) == j
+                return c == j
+            bad = [(r['id'], k, r.get(k), o[k]) for r, o in zip(rows, objs) for k in o if k not in r or not same(r[k], o[k])]
+            print(bad if bad else 'same', objs[-1]['argv'][-1] == 'a,b "q"\\nline2')
+            """
+        let r = spawn(["python3", "-c", check, s.dir + "/rows.csv", s.dir + "/rows.jsonl"].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        #expect(r.stdout == "same True\n", "\(r.stdout) \(r.stderr)")
+    }
+
     /// On an 80-column terminal the table fits, long targets shortened.
     @Test func theTableFitsTheTerminal() {
         let s = Sandbox()
