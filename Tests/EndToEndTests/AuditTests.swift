@@ -203,6 +203,32 @@ import Testing
         #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
     }
 
+    /// Killed and not yet reaped (a zombie, whose pid still answers), the
+    /// gate's decision already reads as an unknown outcome.
+    @Test func aKilledGateNotYetReapedIsAnUnknownOutcome() {
+        let s = Sandbox()
+        let p = s.policy(Self.policy)
+        let script = """
+            import os, signal, subprocess, sys, time
+            gate, policy, db = sys.argv[1:4]
+            g = subprocess.Popen([gate, '--policy', policy, '--', 'sleep', '30'])
+            def state(pid):
+                try: return open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()[0]
+                except OSError: return ''
+            deadline = time.monotonic() + 20
+            while subprocess.run(['pgrep', '-P', str(g.pid), '-x', 'sleep'], capture_output=True).returncode != 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            os.kill(g.pid, signal.SIGKILL)
+            while state(g.pid) != 'Z' and time.monotonic() < deadline:
+                time.sleep(0.02)
+            listed = subprocess.run([gate, 'audit', '--db', db, '--format', 'jsonl'], capture_output=True, text=True).stdout
+            print(state(g.pid), '"result_status":"unknown"' in listed)
+            g.wait()
+            """
+        let r = spawn(["python3", "-c", script, binary, p, s.auditPath].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
+        #expect(r.stdout == "Z True\n", "\(r.stdout) \(r.stderr)")
+    }
+
     @Test func aNestedGateRecordsItsParentRow() {
         let s = Sandbox()
         let p = s.policy(Self.policy)

@@ -94,7 +94,8 @@ extension AuditStore {
                 }
             }
             // A decision whose process is gone without an outcome: it was killed.
-            if o["result_status"] == .string("pending"), case .int(let pid)? = o["pid"], kill(pid_t(pid), 0) != 0, errno == ESRCH {
+            if o["result_status"] == .string("pending"), case .int(let pid)? = o["pid"],
+               ProcessCheck.isGone(pid_t(pid), decidedAt: o["timestamp"]?.string.flatMap(ISO8601.parse)) {
                 o["result_status"] = .string("unknown")
             }
             out.append(Entry(fields: o))
@@ -132,5 +133,34 @@ extension AuditStore {
                 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
             return RuleStats(rule: rule, total: total, byApproval: a, byResult: r, medianDurationMilliseconds: median)
         }
+    }
+}
+
+/// Whether the process that wrote a decision is gone: no such process, a
+/// zombie (killed, not yet reaped), or a process that started after the
+/// decision (its pid reused).
+enum ProcessCheck {
+    static func isGone(_ pid: pid_t, decidedAt: Instant?) -> Bool {
+        if kill(pid, 0) != 0 { return errno == ESRCH }
+        guard let fd = try? FileDescriptor.open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC),
+              let stat = try? fd.readAll(limit: 4096),
+              let close = stat.lastIndex(of: 0x29) else { return false }  // after "(comm)", which may hold anything
+        let fields = stat[(close + 1)...].split(separator: 0x20)
+        // Field 3 is the state; field 22 the start time in clock ticks since boot.
+        guard fields.count > 19 else { return false }
+        if fields[0].first == UInt8(ascii: "Z") { return true }
+        guard let decidedAt, let ticks = Int64(String(decoding: fields[19], as: UTF8.self)), let boot = bootTime() else { return false }
+        let hz = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        guard hz > 0 else { return false }
+        return boot + ticks / hz > decidedAt.unixSeconds + 1
+    }
+
+    /// The boot time in Unix seconds (`btime` in /proc/stat).
+    static func bootTime() -> Int64? {
+        guard let fd = try? FileDescriptor.open("/proc/stat", O_RDONLY | O_CLOEXEC), let text = try? fd.readAll(limit: 1 << 20) else { return nil }
+        for line in text.split(separator: 0x0A) where line.starts(with: Array("btime ".utf8)) {
+            return Int64(String(decoding: line.dropFirst(6), as: UTF8.self))
+        }
+        return nil
     }
 }
