@@ -35,7 +35,7 @@ public struct Redactor: Sendable {
     /// Words before "key" that name no secret.
     static let dataKeyWords: Set<String> = ["sort", "primary", "foreign", "partition", "group", "hash", "index", "cache", "row",
                                            "shard", "lookup", "map", "dedup", "idempotency", "public", "unique", "composite",
-                                           "range", "routing", "object", "s3", "bucket"]
+                                           "range", "routing", "object"]
 
     static let headerNames = ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token",
                               "private-token", "x-amz-security-token"]

@@ -50,8 +50,8 @@ extension Analyzer {
                     directory = eq == nil ? value([]) : Word(bytes: Array(attached), isStatic: true, quoted: false)
                 case "--unset", "--argv0":
                     if eq == nil { _ = value([]) }
-                case "--help", "--version", "--list-signal-handling":
-                    if name != "--list-signal-handling" { return }  // prints, runs nothing
+                case "--help", "--version":
+                    return  // prints, runs nothing
                 default:
                     break
                 }

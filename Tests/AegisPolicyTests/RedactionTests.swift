@@ -16,6 +16,7 @@ import Testing
         ("--client-key=pem", "--client-key=[REDACTED]"),
         ("ssh.key=abc", "ssh.key=[REDACTED]"),
         ("DB_PASS=pw", "DB_PASS=[REDACTED]"),
+        ("S3_KEY=wJalrXUt", "S3_KEY=[REDACTED]"),  // where a key's kind is unclear, it is hidden
         ("MYSQL_PWD=pw", "MYSQL_PWD=[REDACTED]"),
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.x", "Authorization: [REDACTED]"),
         ("authorization:basic dXNlcjpwYXNz", "authorization: [REDACTED]"),
