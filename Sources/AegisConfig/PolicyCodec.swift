@@ -255,7 +255,14 @@ public enum PolicyCodec {
         var i: Int
         let zones: PolicyLoader.ZoneResolver
         /// Zones resolved so far: every rule of a file names the same one.
-        var resolved: [(name: String, zone: TimeZoneTable)] = [("UTC", .utc)]
+        /// (A struct, not a tuple: an array of tuples has its type built by
+        /// the runtime on first use, 13 us of every command.)
+        var resolved: [KnownZone] = [KnownZone(name: "UTC", zone: .utc)]
+
+        struct KnownZone {
+            var name: String
+            var zone: TimeZoneTable
+        }
         /// Keep rules encoded past their match (see `decode`).
         var deferRules = false
 
@@ -369,7 +376,7 @@ public enum PolicyCodec {
             let name = try string()
             if let z = resolved.first(where: { $0.name == name }) { return z.zone }
             guard let z = zones(name) else { throw DecodeError() }
-            resolved.append((name, z))
+            resolved.append(KnownZone(name: name, zone: z))
             return z
         }
 
@@ -393,22 +400,21 @@ public enum PolicyCodec {
             var rules: [Rule] = []
             var deferred: DeferredRules?
             if deferRules {
-                // One pass into three arrays: every command from a copy reads
-                // every rule's parts (an array of tuples and three maps over it
-                // cost a 200-rule file a sixth more).
+                // One pass, recording where each rule's parts lie: no slice per
+                // rule (each retains the copy) and no prefix copied; every
+                // command from a copy reads every rule this way.
                 let n = try count()
-                var matches: [ArraySlice<UInt8>] = [], rests: [ArraySlice<UInt8>] = [], prefixes: [DeferredRules.Prefixes] = []
-                matches.reserveCapacity(n)
-                rests.reserveCapacity(n)
-                prefixes.reserveCapacity(n)
-                for _ in 0..<n { try encodedRuleParts(into: &matches, &prefixes, &rests) }
-                let zones = self.zones, known = resolved, matchBytes = matches, restBytes = rests
-                deferred = DeferredRules(count: n, prefixes: prefixes, match: { k in
-                    var r = Reader(bytes: matchBytes[k], zones: zones)
+                var spans: [RuleSpan] = [], ranges: [DeferredRules.PrefixRanges] = []
+                spans.reserveCapacity(n)
+                ranges.reserveCapacity(n)
+                for _ in 0..<n { try encodedRuleParts(into: &spans, &ranges) }
+                let zones = self.zones, known = resolved, base = bytes, ruleSpans = spans
+                deferred = DeferredRules(count: n, prefixBytes: base, prefixRanges: ranges, match: { k in
+                    var r = Reader(bytes: base[ruleSpans[k].match], zones: zones)
                     guard let match = try? r.match(), r.atEnd else { return nil }
                     return match
                 }, rule: { k, match in
-                    var r = Reader(bytes: restBytes[k], zones: zones)
+                    var r = Reader(bytes: base[ruleSpans[k].rest], zones: zones)
                     r.resolved = known
                     guard let rule = try? r.ruleRest(match: match), r.atEnd else { return nil }
                     return rule
@@ -445,21 +451,37 @@ public enum PolicyCodec {
             return Match(type: type, target: target, agent: agent, program: program, args: args)
         }
 
+        /// Where a rule's encoded match and the rest of it lie.
+        struct RuleSpan {
+            var match: Range<Int>
+            var rest: Range<Int>
+        }
+
         /// Where a rule's match and the rest of it lie, undecoded, and the
-        /// literal prefixes of its patterns (see `DeferredRules.Prefixes`).
+        /// literal prefixes of its patterns (see `DeferredRules.Prefixes`),
+        /// counted from the start of `bytes`.
         mutating func encodedRuleParts(
-            into matches: inout [ArraySlice<UInt8>], _ prefixes: inout [DeferredRules.Prefixes], _ rests: inout [ArraySlice<UInt8>]
+            into spans: inout [RuleSpan], _ ranges: inout [DeferredRules.PrefixRanges]
         ) throws(DecodeError) {
             let start = i
-            let type = try encodedOptionalString(), target = try encodedOptionalString(), agent = try encodedOptionalString()
+            let type = try literalPrefix(), target = try literalPrefix(), agent = try literalPrefix()
             _ = try encodedOptionalString()  // program
             _ = try encodedOptionalString()  // args
-            matches.append(bytes[start..<i])
+            let matchEnd = i
             let n = try count()
-            let literal = DeferredRules.Prefixes.literal
-            prefixes.append(DeferredRules.Prefixes(type: type.map(literal), target: target.map(literal), agent: agent.map(literal)))
-            rests.append(bytes[i..<(i + n)])
+            spans.append(RuleSpan(match: start..<matchEnd, rest: i..<(i + n)))
+            ranges.append(DeferredRules.PrefixRanges(type: type, target: target, agent: agent))
             i += n
+        }
+
+        /// An optional pattern's literal prefix (as `DeferredRules.Prefixes.literal`
+        /// finds it): start from the beginning of `bytes` and length, or length -1.
+        mutating func literalPrefix() throws(DecodeError) -> (Int, Int) {
+            guard try bool() else { return (0, -1) }
+            let n = try count()
+            let start = i
+            i += n
+            return (start - bytes.startIndex, DeferredRules.Prefixes.literal(bytes[start..<i]).count)
         }
 
         /// An optional string's bytes, unchecked (decoding the match checks them).

@@ -237,8 +237,7 @@ public final class DeferredRules: Sendable {
     /// evaluator reads a boxed match where it lies, where taking one out of an
     /// array of structs copied it whole (a retain per field).
     let decodedMatches: [MatchBox]?
-    private let prefixes: [Prefixes]
-    /// `prefixes` flattened, for `candidates`.
+    /// Every rule's prefixes, for `candidates` (none: no rule is ruled out).
     private let table: PrefixTable
 
     final class MatchBox: Sendable {
@@ -250,30 +249,57 @@ public final class DeferredRules: Sendable {
         func holds(_ s: Evaluator.MatchSubject) -> Bool { Evaluator.matchHolds(match, s) }
     }
 
-    /// Every prefix's bytes in one array, and where each rule's are: nothing
-    /// to retain or release per rule while the rules are sifted.
+    /// Where a rule's type, target and agent prefixes lie in the bytes they are
+    /// read from: start and length (length -1: the rule has no such pattern).
+    public struct PrefixRanges: Sendable {
+        public var type = (0, -1), target = (0, -1), agent = (0, -1)
+
+        public init(type: (Int, Int) = (0, -1), target: (Int, Int) = (0, -1), agent: (Int, Int) = (0, -1)) {
+            self.type = type
+            self.target = target
+            self.agent = agent
+        }
+    }
+
+    /// The prefixes' bytes and where each rule's lie: nothing to retain or
+    /// release per rule while the rules are sifted. A compiled copy's table
+    /// points into the copy itself, so reading one costs no copy per rule.
     struct PrefixTable: Sendable {
-        /// Start and length in `bytes` of a rule's type, target and agent prefixes (length -1: none).
-        struct Ranges: Sendable {
-            var type = (0, -1), target = (0, -1), agent = (0, -1)
+        var bytes: ArraySlice<UInt8> = []
+        var ranges: [PrefixRanges] = []
+
+        init(bytes: ArraySlice<UInt8>, ranges: [PrefixRanges]) {
+            self.bytes = bytes
+            self.ranges = ranges
         }
 
-        var bytes: [UInt8] = []
-        var ranges: [Ranges] = []
-
         init(_ prefixes: [Prefixes]) {
+            var all: [UInt8] = []
             ranges.reserveCapacity(prefixes.count)
             for p in prefixes {
-                var r = Ranges()
+                var r = PrefixRanges()
                 func add(_ slice: ArraySlice<UInt8>?) -> (Int, Int) {
                     guard let slice else { return (0, -1) }
-                    bytes += slice
-                    return (bytes.count - slice.count, slice.count)
+                    all += slice
+                    return (all.count - slice.count, slice.count)
                 }
                 r.type = add(p.type)
                 r.target = add(p.target)
                 r.agent = add(p.agent)
                 ranges.append(r)
+            }
+            bytes = all[...]
+        }
+
+        /// The prefixes back as slices (for joining files' rules).
+        func prefixes() -> [Prefixes] {
+            ranges.map { r in
+                func slice(_ x: (Int, Int)) -> ArraySlice<UInt8>? {
+                    guard x.1 >= 0, x.0 >= 0, x.0 + x.1 <= bytes.count else { return nil }
+                    let s = bytes.startIndex + x.0
+                    return bytes[s..<(s + x.1)]
+                }
+                return Prefixes(type: slice(r.type), target: slice(r.target), agent: slice(r.agent))
             }
         }
     }
@@ -286,8 +312,18 @@ public final class DeferredRules: Sendable {
                 rule: @escaping @Sendable (Int, Match) -> Rule?) {
         self.count = count
         self.decodedMatches = nil
-        self.prefixes = prefixes.count == count ? prefixes : []
-        self.table = PrefixTable(self.prefixes)
+        self.table = PrefixTable(prefixes.count == count ? prefixes : [])
+        self.decodeMatch = match
+        self.decodeRule = rule
+    }
+
+    /// The same, with the prefixes given where they lie in `prefixBytes`
+    /// (`PrefixRanges` counted from its start): one per rule, or none.
+    public init(count: Int, prefixBytes: ArraySlice<UInt8>, prefixRanges: [PrefixRanges],
+                match: @escaping @Sendable (Int) -> Match?, rule: @escaping @Sendable (Int, Match) -> Rule?) {
+        self.count = count
+        self.decodedMatches = nil
+        self.table = prefixRanges.count == count ? PrefixTable(bytes: prefixBytes, ranges: prefixRanges) : PrefixTable([])
         self.decodeMatch = match
         self.decodeRule = rule
     }
@@ -296,7 +332,6 @@ public final class DeferredRules: Sendable {
         count = d.count
         decodedMatches = decoded
         // Still the rules' prefixes: they rule most matches out before any is looked at.
-        prefixes = d.prefixes
         table = d.table
         decodeMatch = d.decodeMatch
         decodeRule = d.decodeRule
@@ -313,8 +348,9 @@ public final class DeferredRules: Sendable {
             (s.target ?? empty).withUnsafeBufferPointer { target in
                 (s.agent ?? empty).withUnsafeBufferPointer { agent in
                     table.bytes.withUnsafeBufferPointer { bytes in
+                        // A range outside the bytes (a damaged copy) rules nothing out.
                         func allows(_ r: (Int, Int), _ subject: UnsafeBufferPointer<UInt8>, known: Bool) -> Bool {
-                            guard r.1 >= 0, known else { return true }
+                            guard r.1 >= 0, known, r.0 >= 0, r.0 + r.1 <= bytes.count else { return true }
                             guard subject.count >= r.1 else { return false }
                             for k in 0..<r.1 where subject[k] != bytes[r.0 + k] { return false }
                             return true
@@ -364,7 +400,8 @@ public final class DeferredRules: Sendable {
         for p in policies {
             starts.append(total)
             if let d = p.deferredRules {
-                prefixes += d.prefixes.count == d.count ? d.prefixes : Array(repeating: Prefixes(), count: d.count)
+                let own = d.table.ranges.count == d.count ? d.table.prefixes() : []
+                prefixes += own.count == d.count ? own : Array(repeating: Prefixes(), count: d.count)
                 total += d.count
             } else {
                 prefixes += Array(repeating: Prefixes(), count: p.rules.count)

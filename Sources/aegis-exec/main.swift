@@ -2,6 +2,10 @@
 import Glibc
 #endif
 import AegisCommandLine
+import CAegisArguments
+
+// First: the environment as the gate was given it (see arguments.c).
+aegis_restore_environment()
 
 // The gate: every agent command starts this binary, so it carries no
 // argument-parser machinery and no Foundation (each would cost every command

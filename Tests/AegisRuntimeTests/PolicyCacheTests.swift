@@ -336,7 +336,7 @@ import Testing
         let (path, bytes, st, fd) = strictFile(in: d)
         let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
         cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
-        let slot = PolicyCache.slotName(path, descriptor: fd.raw)
+        let slot = PolicyCache.slotName(path)
         let old = d + "/cache/" + slot + "-00000000000000aa", recent = d + "/cache/" + slot + "-00000000000000bb"
         let otherFile = d + "/cache/0000000000000001-00000000000000aa"
         for f in [old, recent, otherFile] { _ = FileManager.default.createFile(atPath: f, contents: Data("x".utf8)) }
@@ -346,7 +346,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: old))
         #expect(FileManager.default.fileExists(atPath: recent))
         #expect(FileManager.default.fileExists(atPath: otherFile))
-        #expect(FileManager.default.fileExists(atPath: d + "/cache/" + PolicyCache.entryName(path, descriptor: fd.raw)))
+        #expect(FileManager.default.fileExists(atPath: d + "/cache/" + PolicyCache.entryName(path)))
         #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) != nil)
     }
 

@@ -39,6 +39,42 @@ import Testing
         #expect(r.stderr == "err\n")
     }
 
+    /// The command gets the environment the gate was given, and one variable
+    /// more (its audit row, for nested records): the setting the gate puts in
+    /// front of the environment for its own start-up (SWIFT_BACKTRACE, which
+    /// turns off the runtime's crash backtracer) never reaches the command,
+    /// and an agent's own SWIFT_BACKTRACE does, unchanged.
+    @Test func theCommandGetsTheEnvironmentTheGateWasGiven() {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: auto }\nrules: []\n")
+        func variables(_ r: Run) -> Set<String> {
+            Set(r.stdout.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("AEGIS_AUDIT_PARENT=") })
+        }
+        let plain = s.run("--policy", p, "--", "/usr/bin/env")
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(variables(plain) == Set(s.environment.map { "\($0.key)=\($0.value)" }))
+        #expect(plain.stdout.split(separator: "\n").filter { $0.hasPrefix("AEGIS_AUDIT_PARENT=") }.count == 1)
+        let given = s.run("--policy", p, "--", "/usr/bin/env", env: ["SWIFT_BACKTRACE": "enable=yes,color=no"])
+        #expect(given.status == 0, "\(given.stderr)")
+        #expect(variables(given) == Set(s.environment.map { "\($0.key)=\($0.value)" } + ["SWIFT_BACKTRACE=enable=yes,color=no"]))
+    }
+
+    /// The gate never looks for the runtime's crash-report helper (it would
+    /// exec one found beside it if it crashed, and the search cost every
+    /// command a readlink and eight stats), whatever SWIFT_BACKTRACE says.
+    @Test func theGateDoesNotLookForACrashReportHelper() throws {
+        let s = Sandbox()
+        let p = s.policy("defaults: { risk_level: low, approval: auto }\nrules: []\n")
+        for extra in [[:], ["SWIFT_BACKTRACE": "enable=yes"]] {
+            let r = spawn(["strace", "-f", "-e", "trace=%file", binary, "--policy", p, "--", "true"].map { Array($0.utf8) },
+                          env: s.environment.merging(extra) { $1 }, cwd: s.dir)
+            #expect(r.status == 0, "\(r.stderr)")
+            // strace saw the gate start and the command's exec.
+            #expect(r.stderr.contains("policy.yaml") && r.stderr.contains("execveat("), "\(r.stderr)")
+            #expect(!r.stderr.contains("swift-backtrace") && !r.stderr.contains("libexec/swift"), "\(r.stderr)")
+        }
+    }
+
     @Test func aSignalGives128PlusItsNumber() {
         let s = Sandbox()
         let p = s.policy(Self.allowShell)

@@ -73,25 +73,108 @@ public struct PolicyCache: Sendable {
         mayCache(source) && (geteuid() == 0 || faccessat(AT_FDCWD, "/proc/self/fd/\(descriptor)", W_OK, AT_EACCESS) == 0)
     }
 
-    /// The compiled file, if a trustworthy copy of exactly these bytes exists.
+    /// The compiled file, if a trustworthy copy exists of exactly the bytes
+    /// `descriptor` holds (read with pread, so its offset is left alone).
+    func lookup(path: String, sourceStat: stat, descriptor: Int32, zones: @escaping PolicyLoader.ZoneResolver) -> PolicyFile? {
+        lookup(path: path, sourceStat: sourceStat, descriptor: descriptor, zones: zones) { copy, offset, length in
+            PolicyCache.sameBytes(copy, at: offset, length: length) { buffer, done, n in
+                PolicyCache.preadFully(descriptor, buffer, n, at: done)
+            } && PolicyCache.atEnd(descriptor, at: length)
+        }
+    }
+
+    /// The same for a source already read into memory.
     func lookup(path: String, source: [UInt8], sourceStat: stat, descriptor: Int32,
                 zones: @escaping PolicyLoader.ZoneResolver) -> PolicyFile? {
+        lookup(path: path, sourceStat: sourceStat, descriptor: descriptor, zones: zones) { copy, offset, length in
+            length == source.count && PolicyCache.sameBytes(copy, at: offset, length: length) { buffer, done, n in
+                source.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + done, byteCount: n) }
+                return true
+            }
+        }
+    }
+
+    /// A copy is the magic, the binary's identity, the path, the source and
+    /// the compiled file, each length-prefixed where it varies. It is read in
+    /// pieces: the source compared a chunk at a time, and only the compiled
+    /// part kept, so a command touches a few pages of memory for it, not the
+    /// source twice over (each fresh page costs a short process a fault).
+    private func lookup(path: String, sourceStat: stat, descriptor: Int32, zones: @escaping PolicyLoader.ZoneResolver,
+                        sameSource: (_ copy: Int32, _ offset: Int, _ length: Int) -> Bool) -> PolicyFile? {
         guard PolicyCache.mayCache(sourceStat, descriptor: descriptor), let exe = PolicyCache.binaryIdentity,
               let dir = openDirectory(create: false),
-              let fd = try? FileDescriptor.open(PolicyCache.entryName(path, descriptor: descriptor), O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
+              let fd = try? FileDescriptor.open(PolicyCache.entryName(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
                                                 relativeTo: dir.raw),
               let st = try? fd.stat(), st.st_mode & S_IFMT == S_IFREG, PolicyCache.isPrivate(st),
-              Int(st.st_size) <= PolicyCache.maxEntryBytes,
-              let bytes = try? fd.readAll(limit: PolicyCache.maxEntryBytes)
+              Int(st.st_size) <= PolicyCache.maxEntryBytes
         else { return nil }
-        var r = EntryReader(bytes: bytes)
-        guard same(r.take(PolicyCache.magic.count), PolicyCache.magic), same(r.take(exe.count), exe),
-              let pathBytes = r.chunk(), same(pathBytes, Array(path.utf8)),
-              let sourceBytes = r.chunk(), same(sourceBytes, source),
-              let file = try? PolicyCodec.decode(bytes[r.i...], zones: zones, deferRules: true),
+        let size = Int(st.st_size)
+        var expected = PolicyCache.magic + exe
+        PolicyCache.append64(UInt64(path.utf8.count), to: &expected)
+        expected += Array(path.utf8)
+        let sourceStart = expected.count + 8
+        guard size > sourceStart, let head = PolicyCache.pread(fd.raw, count: sourceStart, at: 0),
+              same(head[..<expected.count], expected)
+        else { return nil }
+        var length: UInt64 = 0
+        for k in 0..<8 { length |= UInt64(head[expected.count + k]) << (8 * UInt64(k)) }
+        guard length < UInt64(size - sourceStart) else { return nil }
+        let compiledStart = sourceStart + Int(length)
+        guard sameSource(fd.raw, sourceStart, Int(length)),
+              let compiled = PolicyCache.pread(fd.raw, count: size - compiledStart, at: compiledStart),
+              let file = try? PolicyCodec.decode(compiled[...], zones: zones, deferRules: true),
               file.path == path, file.isValid
         else { return nil }
         return file
+    }
+
+    /// Whether `length` bytes of `copy` from `offset` equal what `fill(buffer,
+    /// done, n)` puts in a buffer: the source's next `n` bytes from `done`.
+    static func sameBytes(_ copy: Int32, at offset: Int, length: Int,
+                          fill: (UnsafeMutableRawPointer, Int, Int) -> Bool) -> Bool {
+        let chunk = 8192
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 2 * chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        var done = 0
+        while done < length {
+            let n = min(chunk, length - done)
+            guard fill(buffer, done, n), preadFully(copy, buffer + chunk, n, at: offset + done),
+                  memcmp(buffer, buffer + chunk, n) == 0
+            else { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// Exactly `count` bytes at `offset`, or nil (an error or the file ends first).
+    static func pread(_ fd: Int32, count: Int, at offset: Int) -> [UInt8]? {
+        var ok = false
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buf, n in
+            ok = count == 0 || preadFully(fd, UnsafeMutableRawPointer(buf.baseAddress!), count, at: offset)
+            n = ok ? count : 0
+        }
+        return ok ? out : nil
+    }
+
+    static func preadFully(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, at offset: Int) -> Bool {
+        var done = 0
+        while done < count {
+            let n = Glibc.pread(fd, buffer + done, count - done, off_t(offset + done))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// Whether the file ends at `offset`.
+    static func atEnd(_ fd: Int32, at offset: Int) -> Bool {
+        var byte: UInt8 = 0
+        while true {
+            let n = Glibc.pread(fd, &byte, 1, off_t(offset))
+            if n < 0 && errno == EINTR { continue }
+            return n == 0
+        }
     }
 
     /// Stores a valid file's compiled form; failures are ignored (see the MUSTs).
@@ -107,7 +190,7 @@ public struct PolicyCache: Sendable {
         out += source
         out += PolicyCodec.encode(file)
         guard out.count <= PolicyCache.maxEntryBytes, let dir = openDirectory(create: true) else { return }
-        let name = PolicyCache.entryName(path, descriptor: descriptor)
+        let name = PolicyCache.entryName(path)
         let temp = name + ".tmp.\(getpid())"
         guard let fd = try? FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600, relativeTo: dir.raw)
         else { return }
@@ -126,7 +209,7 @@ public struct PolicyCache: Sendable {
             unlinkat(dir.raw, temp, 0)
             return
         }
-        PolicyCache.removeStaleSiblings(of: name, slot: PolicyCache.slotName(path, descriptor: descriptor), in: dir)
+        PolicyCache.removeStaleSiblings(of: name, slot: PolicyCache.slotName(path), in: dir)
     }
 
     /// Byte-wise equality with memcmp: a policy is compared whole on every run.
@@ -142,17 +225,19 @@ public struct PolicyCache: Sendable {
         st.st_uid == geteuid() && st.st_mode & 0o022 == 0
     }
 
-    /// One slot per file, by where it really is (so saving it by rename, which
-    /// makes a new inode, reuses the slot), and per binary: two builds used
-    /// side by side (an installed one and a newer one) keep a copy each
-    /// instead of replacing each other's on every command.
-    static func entryName(_ path: String, descriptor: Int32) -> String {
-        slotName(path, descriptor: descriptor) + "-" + hex(fnv(binaryIdentity ?? []))
+    /// One slot per file, by its path (relative ones from the current
+    /// directory; the copy itself holds the path as given, and is used for
+    /// that spelling only), so saving it by rename, which makes a new inode,
+    /// reuses the slot; and per binary: two builds used side by side (an
+    /// installed one and a newer one) keep a copy each instead of replacing
+    /// each other's on every command. (Not the kernel's name for the open
+    /// file: that readlink of /proc/self/fd cost every command 20 us.)
+    static func entryName(_ path: String) -> String {
+        slotName(path) + "-" + hex(fnv(binaryIdentity ?? []))
     }
 
-    static func slotName(_ path: String, descriptor: Int32) -> String {
-        let real = ProcessInfo.readLink("/proc/self/fd/\(descriptor)") ?? path
-        return hex(fnv(Array(real.utf8)))
+    static func slotName(_ path: String) -> String {
+        hex(fnv(Array((path.hasPrefix("/") ? path : ProcessInfo.currentDirectory() + "/" + path).utf8)))
     }
 
     static func fnv(_ bytes: [UInt8]) -> UInt64 {
@@ -206,33 +291,12 @@ public struct PolicyCache: Sendable {
         return out
     }()
 
-    /// Little-endian, as `EntryReader.chunk` reads lengths.
+    /// Little-endian, as `lookup` reads the source's length.
     static func append64(_ v: UInt64, to out: inout [UInt8]) {
         var x = v
         for _ in 0..<8 {
             out.append(UInt8(x & 0xFF))
             x >>= 8
-        }
-    }
-
-    struct EntryReader {
-        let bytes: [UInt8]
-        var i = 0
-
-        mutating func take(_ n: Int) -> ArraySlice<UInt8> {
-            let end = min(bytes.count, i + n)
-            defer { i = end }
-            return bytes[i..<end]
-        }
-
-        /// A length-prefixed run of bytes, or nil if the entry is cut short.
-        mutating func chunk() -> ArraySlice<UInt8>? {
-            let len = take(8)
-            guard len.count == 8 else { return nil }
-            var n: UInt64 = 0
-            for (k, b) in len.enumerated() { n |= UInt64(b) << (8 * UInt64(k)) }
-            guard n <= UInt64(bytes.count - i) else { return nil }
-            return take(Int(n))
         }
     }
 }

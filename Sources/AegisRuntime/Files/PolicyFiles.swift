@@ -225,11 +225,12 @@ public enum PolicyFiles {
                                    message: "file is \(Int(st.st_size) >> 20) MiB; the limit for a policy is \(maxBytes >> 20) MiB")
                 throw PolicyError.invalid([d])
             }
-            let bytes = try fd.readAll(limit: maxBytes)
-            if let cache, !refresh,
-               let file = cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) {
+            // The copy is compared with the file a chunk at a time; the file
+            // is read whole only to be parsed.
+            if let cache, !refresh, let file = cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) {
                 return file
             }
+            let bytes = try fd.readAll(limit: maxBytes)
             let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
             cache?.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
             return file
