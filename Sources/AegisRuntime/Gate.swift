@@ -367,7 +367,8 @@ public enum Gate {
         _ started: UInt64, status: String, error: String?, exit: Int32?, signal: Int32?, human: String? = nil
     ) -> AuditStore.Outcome {
         let (s, us) = ProcessInfo.now()
-        let ms = Double(ProcessInfo.monotonicNanoseconds() - started) / 1_000_000
+        // To the microsecond: the audit record spells it without a float conversion.
+        let ms = Double((ProcessInfo.monotonicNanoseconds() - started) / 1_000) / 1_000
         return AuditStore.Outcome(status: status, error: error, exitStatus: exit, signal: signal,
                                   durationMilliseconds: ms, finishedAt: ISO8601.format(unixSeconds: s, microseconds: us),
                                   humanDecision: human)

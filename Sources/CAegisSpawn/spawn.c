@@ -32,6 +32,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -41,6 +42,7 @@
 #include <sys/mman.h>
 #include <linux/futex.h>
 #include <linux/audit.h>
+#include <linux/openat2.h>
 #include <link.h>
 #include <elf.h>
 #include <unistd.h>
@@ -324,10 +326,12 @@ pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int 
     sigset_t block;
     supervised_set(&block);
     sigprocmask(SIG_BLOCK, &block, &s.old);
-    // The child's stack: set-up is a handful of system calls.
+    // The child's stack: set-up is a handful of system calls. From the heap,
+    // not a mapping of its own: unmapping it after the exec cost the gate a
+    // TLB flush on every CPU the command had run on (mmap and munmap, ~20 us).
     const size_t stack_size = 64 * 1024;
-    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
+    void *stack = aligned_alloc(64, stack_size);
+    if (!stack) {
         int e = errno;
         sigprocmask(SIG_SETMASK, &s.old, NULL);
         errno = e;
@@ -339,7 +343,7 @@ pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int 
                       CLONE_VM | CLONE_FILES | CLONE_CHILD_CLEARTID | CLONE_PIDFD | SIGCHLD, &s, &pidfd, NULL, &s.word);
     if (pid < 0) {
         int e = errno;
-        munmap(stack, stack_size);
+        free(stack);
         sigprocmask(SIG_SETMASK, &s.old, NULL);
         errno = e;
         return -1;
@@ -389,7 +393,7 @@ pid_t aegis_spawn_supervised(const aegis_spawn_request *req, int *listener, int 
     // Until the kernel says the child has exec'd (or exited), it may still be
     // on its stack and reading the request.
     wait_while(&s.word, 2);
-    munmap(stack, stack_size);
+    free(stack);
     if (s.error != 0) {
         // The exec (or the sandbox before it) failed: reap the child, report why.
         int status;
@@ -561,4 +565,9 @@ int aegis_build_id(unsigned char *out, int max) {
     struct build_id_search s = {out, max, -1};
     dl_iterate_phdr(build_id_callback, &s);
     return s.found < 0 ? 0 : s.found;
+}
+
+int aegis_open_directory_no_links(const char *path) {
+    struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
+    return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
 }

@@ -42,6 +42,21 @@ import CLibSQLite3
         return out
     }
 
+    /// The duration is spelled as `String(Double)` spells it (the outcome
+    /// hash covers that text, and is checked again from the table's value).
+    @Test func durationsAreSpelledAsTheStandardLibrarySpellsThem() {
+        var values: [Double] = [0, 0.001, 0.01, 0.1, 1, 1.5, 2.25, 10, 999.999, 1000, 123456.789, 0.0005, 1e-7, 1.0 / 3,
+                                -0.0, -1, .infinity, .nan, 1e15, 1e20, 5e-324]
+        for _ in 0..<20_000 {
+            let micros = UInt64.random(in: 0...(UInt64(1) << UInt64.random(in: 1...49)))
+            values.append(Double(micros) / 1000)
+        }
+        for _ in 0..<2_000 { values.append(Double.random(in: 0...1e6)) }
+        for v in values {
+            #expect(AuditSpool.millisecondsText(v) == String(v), "\(v)")
+        }
+    }
+
     @Test func recordsReachTheTableWithTheirOutcomesParentsAndAnIntactChain() throws {
         let place = Place()
         defer { place.remove() }

@@ -58,6 +58,60 @@ import Testing
         #expect(RootOwnedPath.components("/tmp/é x/y") == ["tmp", "é x", "y"])
     }
 
+    /// A root gate reaches an existing directory by path (lstat of every
+    /// component, then one openat2 that refuses links) exactly as by the walk
+    /// that opens each component in turn: the same directory, or the same
+    /// refusal naming the same component.
+    @Test func reachingAnExistingDirectoryByPathDecidesAsTheWalk() throws {
+        try #require(geteuid() == 0, "needs root to make directories of other owners")
+        let d = tempDir()
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let fm = FileManager.default
+        func dir(_ name: String, mode: Int = 0o755, owner: uid_t = 0) -> String {
+            let path = d + "/" + name
+            try! fm.createDirectory(atPath: path, withIntermediateDirectories: true)
+            chmod(path, mode_t(mode))
+            chown(path, owner, owner)
+            return path
+        }
+        _ = dir("ok/a/b")
+        _ = dir("others/x", owner: 65534)
+        _ = dir("others", owner: 65534)
+        _ = dir("group/x")
+        _ = dir("group", mode: 0o775)
+        _ = dir("sticky/mine")
+        _ = dir("sticky", mode: 0o1777)
+        _ = dir("opentail", mode: 0o1777)
+        _ = dir("real/x")
+        symlink(d + "/real", d + "/link")
+        _ = fm.createFile(atPath: d + "/file", contents: Data())
+        let cases = ["ok/a/b", "ok/a", "others/x", "others", "group/x", "sticky/mine", "opentail", "link/x", "link", "file/x",
+                     "ok/a/../a/b", "ok//a/b/"]
+        for name in cases {
+            let path = d + "/" + name
+            var quick: Result<(dev_t, ino_t), RootOwnedPath.Refusal>
+            do {
+                let fd = try #require(try RootOwnedPath.openExisting(path), "\(name)")
+                let st = try fd.stat()
+                quick = .success((st.st_dev, st.st_ino))
+            } catch let e as RootOwnedPath.Refusal { quick = .failure(e) }
+            var walked: Result<(dev_t, ino_t), RootOwnedPath.Refusal>
+            do {
+                let st = try RootOwnedPath.walk(path, create: false).stat()
+                walked = .success((st.st_dev, st.st_ino))
+            } catch let e as RootOwnedPath.Refusal { walked = .failure(e) }
+            switch (quick, walked) {
+            case let (.success(a), .success(b)): #expect(a == b, "\(name)")
+            case let (.failure(a), .failure(b)): #expect(a.path == b.path && a.reason == b.reason, "\(name): \(a) vs \(b)")
+            default: Issue.record("\(name): \(quick) vs \(walked)")
+            }
+        }
+        // Missing components are left to the walk, which makes them.
+        #expect(try RootOwnedPath.openExisting(d + "/ok/new") == nil)
+        #expect((try? RootOwnedPath.open(d + "/ok/new/deeper", create: true)) != nil)
+        #expect(fm.fileExists(atPath: d + "/ok/new/deeper"))
+    }
+
     @Test func everyShippedPolicyRoundTripsAndKeepsItsExamples() throws {
         let files = try shippedPolicies()
         #expect(files.count >= 12)

@@ -109,3 +109,9 @@ int aegis_random(void *buf, size_t n);
 /// The running executable's GNU build id, up to `max` bytes into `out`;
 /// returns its length, or 0 when it has none.
 int aegis_build_id(unsigned char *out, int max);
+
+/// Opens the directory at an absolute path (O_RDONLY | O_DIRECTORY |
+/// O_CLOEXEC) with openat2's RESOLVE_NO_SYMLINKS: a symbolic link anywhere in
+/// the path fails it with ELOOP. Returns the descriptor, or -1 with errno
+/// (ENOSYS on kernels before 5.6).
+int aegis_open_directory_no_links(const char *path);
