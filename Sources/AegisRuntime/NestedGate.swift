@@ -3,6 +3,7 @@ import Glibc
 #endif
 import AegisConfig
 import AegisPolicy
+import CAegisSpawn
 
 /// Judges the execs that a gated command's process tree attempts, against
 /// the same policy, each audited as a child row of the command's row.
@@ -112,12 +113,37 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
     static let ingestBytes = 1 << 20
 
     /// After the command: what its execs left in the spool past the one-shot
-    /// gate's mark is moved now, while the store is open (the next short
-    /// command would otherwise pay for opening it and for the whole batch),
-    /// and the write-ahead log is left short for the next reader.
+    /// gate's mark is moved into the store now (the next short command would
+    /// otherwise pay for the whole batch), and the write-ahead log is left
+    /// short for the next reader. The move is made by a process of its own,
+    /// forked for it, so that the command's caller is not kept waiting: tens
+    /// of milliseconds after a command that ran a thousand programs, a fifth
+    /// of what each of their execs cost. The records are already in the
+    /// audit log (the spool) and readers move what is left before reading;
+    /// a move that fails leaves them there, as it did when made in place.
+    /// (Forked, not exec'd: a gate inside another gate's sandbox would have
+    /// the outer one judge that exec.)
     public func finish() {
-        if let spool, spool.size() >= Gate.spoolIngestBytes, let store = openStore() { _ = try? store.ingestSpool() }
-        store?.truncateLog()
+        guard let spool, spool.size() >= Gate.spoolIngestBytes else {
+            store?.truncateLog()
+            return
+        }
+        // The supervisor has stopped (Spawner.run joined its thread): one thread, safe to fork.
+        let synchronous = loaded.audit?.synchronous ?? .normal, path = auditPath
+        switch fork() {
+        case 0:
+            if aegis_detach_quietly("aegis-flush") == 0,
+               let store = try? AuditStore(path: path, synchronous: synchronous, walFrames: 1024, reuseLog: true) {
+                _ = try? store.ingestSpool()
+                store.truncateLog()
+            }
+            _exit(0)
+        case let pid where pid > 0:
+            return
+        default:
+            if let store = openStore() { _ = try? store.ingestSpool() }
+            store?.truncateLog()
+        }
     }
 
     private var matchesDecoded = false

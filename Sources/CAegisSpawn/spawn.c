@@ -571,3 +571,18 @@ int aegis_open_directory_no_links(const char *path) {
     struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS};
     return (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
 }
+
+int aegis_detach_quietly(const char *name) {
+    if (setsid() < 0) return -1;
+    (void)prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (syscall(SYS_close_range, 0U, ~0U, 0U) != 0) {
+        for (int fd = 0; fd < 65536; fd++) close(fd);  // kernels before 5.9
+    }
+    int null = open("/dev/null", O_RDWR);  // 0: the lowest free descriptor
+    if (null != 0) return -1;
+    if (dup2(0, 1) != 1 || dup2(0, 2) != 2) return -1;
+    return 0;
+}

@@ -140,6 +140,63 @@ func spawn(_ argv: [[UInt8]], env: [String: String], cwd: String) -> Run {
                stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self), stdoutBytes: Array(o))
 }
 
+/// glibc's pipe2, which the Glibc module does not export: a pipe made
+/// close-on-exec at once, so no program another test starts meanwhile holds it.
+@_silgen_name("pipe2") func pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+
+/// Runs a program with its standard output on a pipe, read to its end (as a
+/// caller capturing output does): the exit status, the output, and the pipe's
+/// inode (to find who else holds it).
+func spawnReadingOutput(_ argv: [String], env: [String: String], cwd: String) -> (Int32, String, UInt64) {
+    var fds: [Int32] = [-1, -1]
+    precondition(pipe2(&fds, O_CLOEXEC) == 0)
+    var st = stat()
+    precondition(fstat(fds[0], &st) == 0)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    let full = ["/usr/bin/env", "-C", cwd, "--"] + argv
+    let cargv = full.map { strdup($0) } + [nil]
+    let cenv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+        cargv.forEach { free($0) }
+        cenv.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    precondition(posix_spawn(&pid, cargv[0]!, &actions, nil, cargv, cenv) == 0)
+    close(fds[1])
+    var output: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = read(fds[0], &buffer, buffer.count)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        output += buffer[0..<n]
+    }
+    close(fds[0])
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return ((status >> 8) & 0xFF, String(decoding: output, as: UTF8.self), UInt64(st.st_ino))
+}
+
+/// The processes (other than this one) with a descriptor that leads to `target`
+/// (a path, or a pipe's "pipe:[INODE]").
+func processes(holding target: String) -> [Int32] {
+    let me = getpid()
+    var out: [Int32] = []
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(entry), pid != me else { continue }
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        if fds.contains(where: { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == target }) {
+            out.append(pid)
+        }
+    }
+    return out
+}
+
 /// Results written from concurrent work, read after it.
 final class Results: @unchecked Sendable {
     private var values: [Int32]

@@ -115,3 +115,11 @@ int aegis_build_id(unsigned char *out, int max);
 /// the path fails it with ELOOP. Returns the descriptor, or -1 with errno
 /// (ENOSYS on kernels before 5.6).
 int aegis_open_directory_no_links(const char *path);
+
+/// For a process just forked to work on after its parent exits: a session of
+/// its own (the terminal's job-control signals are not for it), no signal
+/// blocked, every descriptor closed (a caller reading the parent's output
+/// through a pipe must see it end when the parent does) and /dev/null as
+/// standard input, output and error; `name` is what ps and top show for it
+/// (at most 15 bytes). Returns 0, or -1 with errno.
+int aegis_detach_quietly(const char *name);
