@@ -10,6 +10,10 @@ import sys
 import time
 
 runs = int(sys.argv[1])
+# AEGIS_PAIRED_SETTLE=1: after each timed run, wait (untimed) until no
+# aegis-flush process is left, so that the audit move a gate leaves behind
+# after a command with many execs never overlaps the next command timed.
+settle = os.environ.get("AEGIS_PAIRED_SETTLE") == "1"
 # Leading NAME=value words set the command's environment (as env(1) would,
 # without timing an extra exec).
 cmds, envs = [], []
@@ -34,7 +38,20 @@ def once(argv, env):
     # A command that fails (a refusal, a configuration error) would time the wrong path.
     if os.WEXITSTATUS(status) != 0:
         sys.exit(f"{' '.join(argv)} exited {os.WEXITSTATUS(status)}; not timing a failing command")
-    return (time.perf_counter_ns() - t) / 1e6
+    elapsed = (time.perf_counter_ns() - t) / 1e6
+    while settle and movers():
+        time.sleep(0.005)
+    return elapsed
+
+
+def movers():
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and open(f"/proc/{entry}/comm").read().strip() == "aegis-flush":
+                return True
+        except OSError:
+            pass
+    return False
 
 
 for argv, env in zip(cmds, envs):  # warm-up
