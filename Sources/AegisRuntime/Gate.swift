@@ -245,9 +245,10 @@ public enum Gate {
         }
         let started = ProcessInfo.monotonicNanoseconds()
         let termination: Termination
+        // Its records are moved (`finish`) once the command's outcome is recorded.
+        var nested: NestedGate?
         do {
             var intercept: (@Sendable (NestedExec) -> Bool)?
-            var nested: NestedGate?
             if judgement.sandbox.intercept {
                 let gate = NestedGate(loaded: loaded, agent: request.agent, callerParams: request.callerParams,
                                       sessionID: request.sessionID, parentRecord: record.recordID, auditPath: storePath,
@@ -255,7 +256,6 @@ public enum Gate {
                 intercept = { gate.decide($0) }
                 nested = gate
             }
-            defer { nested?.finish() }
             termination = try Spawner.run(executable, argv: runArgv,
                                           environment: Spawner.currentEnvironment(settingParent: record.recordID,
                                                                                   forShell: request.shell != nil),
@@ -269,6 +269,7 @@ public enum Gate {
             }
             _ = entry.complete(outcome(started, status: status, error: reason, exit: exit, signal: nil, human: humanDecision),
                                loaded, warn: request.warn)
+            nested?.finish()
             throw .spawn(error, judgement)
         }
         let o: AuditStore.Outcome
@@ -282,6 +283,7 @@ public enum Gate {
         if let failure = entry.complete(o, loaded, warn: request.warn) {
             result = .ran(termination, auditWarning: "the command ran, but its outcome was not recorded in \(storePath): \(failure)")
         }
+        nested?.finish()
         if let exit = request.exit { withExtendedLifetime((prepared, record, logged, spool, entry, filters, o)) { exit(result) } }
         return result
     }

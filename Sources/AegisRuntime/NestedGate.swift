@@ -112,38 +112,49 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
     /// 1,400 records, tens of milliseconds).
     static let ingestBytes = 1 << 20
 
-    /// After the command: what its execs left in the spool past the one-shot
-    /// gate's mark is moved into the store now (the next short command would
-    /// otherwise pay for the whole batch), and the write-ahead log is left
-    /// short for the next reader. The move is made by a process of its own,
-    /// forked for it, so that the command's caller is not kept waiting: tens
-    /// of milliseconds after a command that ran a thousand programs, a fifth
-    /// of what each of their execs cost. The records are already in the
-    /// audit log (the spool) and readers move what is left before reading;
-    /// a move that fails leaves them there, as it did when made in place.
-    /// (Forked, not exec'd: a gate inside another gate's sandbox would have
-    /// the outer one judge that exec.)
+    /// After the command and its outcome record: what its execs left in the
+    /// spool past the one-shot gate's mark is moved into the store now (the
+    /// next short command would otherwise pay for the whole batch), and the
+    /// write-ahead log is left short for the next reader. The move is made by
+    /// a process of its own, forked for it, so that the command's caller is
+    /// not kept waiting: tens of milliseconds after a command that ran a
+    /// thousand programs, a fifth of what each of their execs cost. The
+    /// records are already in the audit log (the spool) and readers move what
+    /// is left before reading; a move that fails leaves them there, as it did
+    /// when made in place. (Forked, not exec'd: a gate inside another gate's
+    /// sandbox would have the outer one judge that exec.)
+    ///
+    /// MUST: the move is forked only while this process has no SQLite
+    ///       connection open (SQLite's locks and shared memory are per process,
+    ///       and a child must not open a store its parent has open); otherwise
+    ///       it is made in place.
+    /// MUST: called after the command's outcome is in the spool, so that no
+    ///       append of the gate's waits on the move's lock.
     public func finish() {
         guard let spool, spool.size() >= Gate.spoolIngestBytes else {
             store?.truncateLog()
             return
         }
+        store = nil  // this supervisor's connection, closed
         // The supervisor has stopped (Spawner.run joined its thread): one thread, safe to fork.
-        let synchronous = loaded.audit?.synchronous ?? .normal, path = auditPath
-        switch fork() {
-        case 0:
-            if aegis_detach_quietly("aegis-flush") == 0,
-               let store = try? AuditStore(path: path, synchronous: synchronous, walFrames: 1024, reuseLog: true) {
-                _ = try? store.ingestSpool()
-                store.truncateLog()
+        if SQLiteConnection.openCount.load(ordering: .sequentiallyConsistent) == 0 {
+            let synchronous = loaded.audit?.synchronous ?? .normal, path = auditPath
+            switch fork() {
+            case 0:
+                if aegis_detach_quietly("aegis-flush") == 0,
+                   let store = try? AuditStore(path: path, synchronous: synchronous, walFrames: 1024, reuseLog: true) {
+                    _ = try? store.ingestSpool()
+                    store.truncateLog()
+                }
+                _exit(0)
+            case let pid where pid > 0:
+                return
+            default:
+                break
             }
-            _exit(0)
-        case let pid where pid > 0:
-            return
-        default:
-            if let store = openStore() { _ = try? store.ingestSpool() }
-            store?.truncateLog()
         }
+        if let store = openStore() { _ = try? store.ingestSpool() }
+        store?.truncateLog()
     }
 
     private var matchesDecoded = false

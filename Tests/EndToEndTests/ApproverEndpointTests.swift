@@ -122,6 +122,35 @@ final class ApproverServer: @unchecked Sendable {  // immutable after init
                 == ["touch|1|approved by alice"])
     }
 
+    /// A command approved by the endpoint has its row in the store, which the
+    /// gate holds open while the command runs. Its execs' records are then
+    /// moved in place before the gate ends, by no forked process: a child
+    /// must not open a store its parent has open (SQLite's locks are per
+    /// process). All of them reach the table, chain intact.
+    @Test func anApprovedCommandsExecsAreMovedInPlace() throws {
+        let (s, server, _) = try setUp("approve")
+        let p = s.policy("""
+            defaults: { risk_level: low, approval: auto }
+            approver: { url: "http://127.0.0.1:\(server.port)/approve", timeout: 5, secret_file: \(s.dir)/approver.key }
+            rules:
+              - name: shells-need-a-yes
+                match: { program: sh }
+                risk_level: high
+                approval: approve
+            audit: { path: \(s.auditPath) }
+            """, name: "shells.yaml")
+        let n = 400
+        let r = s.run("--policy", p, "--", "sh", "-c", "i=0; while [ $i -lt \(n) ]; do /bin/true; i=$((i+1)); done")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(processes(holding: s.auditPath).isEmpty)
+        // Read without moving anything: the gate moved them.
+        let rows = spawn(["sqlite3", s.auditPath, "select count(*) from audit_log where parent_id is not null"].map { Array($0.utf8) },
+                         env: s.environment, cwd: s.dir).stdout
+        #expect(rows == "\(n)\n")
+        #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
+        #expect(s.sql("select substr(human_decision, 1, 17) from audit_log where parent_id is null") == ["approved by alice"])
+    }
+
     @Test func aDenialIsTheApproversAnswer() throws {
         let (s, server, p) = try setUp("deny")
         defer { withExtendedLifetime(server) {} }

@@ -73,6 +73,18 @@ import Testing
         #expect(s.sql("select count(*) from audit_log where result_status='denied' and result_error like 'no answer%'") == ["2"])
     }
 
+    /// Half a line typed ahead ("y", no Enter) is dropped too: the Enter
+    /// pressed after the question is an empty answer, a denial.
+    @Test func aHalfLineTypedAheadDoesNotJoinTheAnswer() throws {
+        let s = Sandbox()
+        let p = s.policy(Self.policy())
+        let t = try onTerminal(s, [binary, "--policy", p, "--", "touch", "made"], steps: [["expect", "Allow?"], ["send", "\n"]],
+                               typeahead: "y")
+        #expect(t.status == 77, "\(t.output)")
+        #expect(!exists(s.dir + "/made"))
+        #expect(s.sql("select result_status from audit_log") == ["denied"])
+    }
+
     @Test func ctrlCAtThePromptDeniesAndIsLogged() throws {
         let s = Sandbox()
         let p = s.policy(Self.policy())

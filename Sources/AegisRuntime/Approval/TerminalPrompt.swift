@@ -66,6 +66,18 @@ public enum TerminalPrompt {
         let haveTermios = tcgetattr(fd, &saved) == 0
         if haveTermios {
             var t = saved
+            // First byte by byte, to drop type-ahead still on its way: the
+            // kernel hands typed bytes to the terminal's input from a worker,
+            // which a loaded machine runs late, after a flush. Quiet for 50 ms
+            // (a partial line counts: in line mode it would not show) before
+            // the question.
+            t.c_lflag &= ~tcflag_t(ICANON)
+            withUnsafeMutableBytes(of: &t.c_cc) { cc in
+                cc[Int(VMIN)] = 1
+                cc[Int(VTIME)] = 0
+            }
+            _ = tcsetattr(fd, TCSAFLUSH, &t)
+            TerminalPrompt.dropTypeAhead(fd)
             t.c_lflag |= tcflag_t(ICANON | ECHO | ISIG)
             t.c_iflag |= tcflag_t(ICRNL)
             _ = tcsetattr(fd, TCSAFLUSH, &t)
@@ -134,6 +146,19 @@ public enum TerminalPrompt {
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return }
             bytes = bytes.dropFirst(n)
+        }
+    }
+}
+
+extension TerminalPrompt {
+    /// Discards input until the terminal has been quiet for 50 ms (a second at most).
+    static func dropTypeAhead(_ fd: Int32) {
+        for _ in 0..<20 {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let n = poll(&p, 1, 50)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 || p.revents & Int16(POLLIN) == 0 { return }
+            _ = tcflush(fd, TCIFLUSH)
         }
     }
 }

@@ -1,4 +1,5 @@
 import CLibSQLite3
+import Synchronization
 
 /// A thin, owned SQLite connection. Errors carry SQLite's own message.
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
@@ -10,6 +11,11 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 final class SQLiteConnection {
     let db: OpaquePointer
 
+    /// How many connections this process has open. SQLite's file locks and
+    /// shared memory are per process: a child forked while one is open must
+    /// not open the store itself (see `NestedGate.finish`).
+    static let openCount = Atomic<Int>(0)
+
     init(path: String, flags: Int32) throws(SQLiteError) {
         var handle: OpaquePointer?
         let rc = sqlite3_open_v2(path, &handle, flags | SQLITE_OPEN_NOMUTEX, nil)
@@ -20,9 +26,13 @@ final class SQLiteConnection {
         }
         db = handle
         sqlite3_extended_result_codes(db, 1)
+        SQLiteConnection.openCount.add(1, ordering: .sequentiallyConsistent)
     }
 
-    deinit { sqlite3_close_v2(db) }
+    deinit {
+        sqlite3_close_v2(db)
+        SQLiteConnection.openCount.subtract(1, ordering: .sequentiallyConsistent)
+    }
 
     func fail(_ rc: Int32) -> SQLiteError {
         SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(db)))
