@@ -403,14 +403,9 @@ import Testing
         try toLocker.fileHandleForWriting.close()
         locker.waitUntilExit()
         // Read without moving anything (sqlite3, not `s.sql`): the mover does it.
-        let query = "select count(*) from audit_log where parent_id = 2 and result_status = 'allowed'"
-        var moved = ""
-        for _ in 0..<300 where moved != "\(n)" {
-            moved = spawn(["sqlite3", s.auditPath, query].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
-                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            if moved != "\(n)" { usleep(100_000) }
-        }
-        #expect(moved == "\(n)")
+        let moved = s.countWithoutMoving("select count(*) from audit_log where parent_id = 2 and result_status = 'allowed'",
+                                         until: n)
+        #expect(moved == n)
         let size = (try FileManager.default.attributesOfItem(atPath: s.auditPath + "-spool")[.size] as? Int) ?? 0
         #expect(size < 140_000, "the spool holds \(size) bytes")
         #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
@@ -426,14 +421,8 @@ import Testing
         let n = 2_000
         let r = s.run("--policy", p, "--", "sh", "-c", "i=0; while [ $i -lt \(n) ]; do /bin/true; i=$((i+1)); done")
         #expect(r.status == 0, "\(r.stderr)")
-        let query = "select count(*) from audit_log where parent_id is not null"
-        var moved = ""
-        for _ in 0..<300 where moved != "\(n)" {
-            moved = spawn(["sqlite3", s.auditPath, query].map { Array($0.utf8) }, env: s.environment, cwd: s.dir)
-                .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            if moved != "\(n)" { usleep(100_000) }
-        }
-        #expect(moved == "\(n)", "moved without a reader: \(moved)")
+        let moved = s.countWithoutMoving("select count(*) from audit_log where parent_id is not null", until: n)
+        #expect(moved == n, "moved without a reader: \(moved)")
         #expect(s.sql("pragma integrity_check") == ["ok"])
         #expect(s.run("audit", "verify", "--db", s.auditPath).status == 0)
     }

@@ -75,6 +75,19 @@ final class Sandbox: @unchecked Sendable {  // immutable after init
         run(args.map { Array($0.utf8) }, env: env, cwd: cwd)
     }
 
+    /// A count read from the table with sqlite3 (moving nothing from the
+    /// spool), again every 0.1 s until it is `until` or 30 s have passed.
+    func countWithoutMoving(_ query: String, until: Int) -> Int {
+        var count = -1
+        for _ in 0..<300 {
+            let out = spawn(["sqlite3", auditPath, query].map { Array($0.utf8) }, env: environment, cwd: dir).stdout
+            count = Int(out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            if count == until { break }
+            usleep(100_000)
+        }
+        return count
+    }
+
     /// Runs SQL on the audit store, after moving the gate's spooled records into it.
     func sql(_ query: String) -> [String] {
         if FileManager.default.fileExists(atPath: auditPath + "-spool") {
