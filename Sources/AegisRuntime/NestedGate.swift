@@ -126,8 +126,10 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
     ///
     /// MUST: the move is forked only while this process has no SQLite
     ///       connection open (SQLite's locks and shared memory are per process,
-    ///       and a child must not open a store its parent has open); otherwise
-    ///       it is made in place.
+    ///       and a child must not open a store its parent has open) and one
+    ///       thread (a lock another thread held at the fork would stay held in
+    ///       the child: the gate has one here, a program embedding this may
+    ///       not); otherwise it is made in place.
     /// MUST: called after the command's outcome is in the spool, so that no
     ///       append of the gate's waits on the move's lock.
     public func finish() {
@@ -136,8 +138,8 @@ public final class NestedGate: @unchecked Sendable {  // used by the supervisor 
             return
         }
         store = nil  // this supervisor's connection, closed
-        // The supervisor has stopped (Spawner.run joined its thread): one thread, safe to fork.
-        if SQLiteConnection.openCount.load(ordering: .sequentiallyConsistent) == 0 {
+        // In the gate the supervisor has stopped by now (Spawner.run joined its thread).
+        if SQLiteConnection.openCount.load(ordering: .sequentiallyConsistent) == 0, ProcessCheck.ownThreads() == 1 {
             let synchronous = loaded.audit?.synchronous ?? .normal, path = auditPath
             switch fork() {
             case 0:

@@ -155,6 +155,16 @@ enum ProcessCheck {
         return boot + ticks / hz > decidedAt.unixSeconds + 1
     }
 
+    /// How many threads this process has (field 20 of /proc/self/stat), or nil.
+    static func ownThreads() -> Int? {
+        guard let fd = try? FileDescriptor.open("/proc/self/stat", O_RDONLY | O_CLOEXEC),
+              let stat = try? fd.readAll(limit: 4096),
+              let close = stat.lastIndex(of: 0x29) else { return nil }
+        let fields = stat[(close + 1)...].split(separator: 0x20)
+        guard fields.count > 17 else { return nil }
+        return Int(String(decoding: fields[17], as: UTF8.self))
+    }
+
     /// The boot time in Unix seconds (`btime` in /proc/stat).
     static func bootTime() -> Int64? {
         guard let fd = try? FileDescriptor.open("/proc/stat", O_RDONLY | O_CLOEXEC), let text = try? fd.readAll(limit: 1 << 20) else { return nil }
