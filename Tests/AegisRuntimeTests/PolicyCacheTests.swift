@@ -308,15 +308,28 @@ import Testing
         let cache = PolicyCache(directory: d + "/cache")
         let (path, bytes, st, fd) = strictFile(in: d)
         let file = PolicyLoader.load(bytes: bytes, file: path, zones: TimeZones.resolve)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        func lookup(_ p: String = path) -> PolicyFile? {
+            cache.lookup(path: p, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)
+        }
+        #expect(lookup() == nil)
         cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: file)
-        let hit = cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)
-        #expect(try hit?.policy.allRules().first?.approval == .block)
+        #expect(try lookup()?.policy.allRules().first?.approval == .block)
+        // The file rewritten in place (the same inode, read through the same
+        // descriptor): one byte changed, one fewer, one more.
+        func rewrite(_ content: [UInt8]) {
+            let w = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            precondition(w >= 0 && content.withUnsafeBytes { write(w, $0.baseAddress, $0.count) } == content.count)
+            close(w)
+        }
         var edited = bytes
         edited[edited.count - 1] = UInt8(ascii: "x")
-        #expect(cache.lookup(path: path, source: edited, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
-        #expect(cache.lookup(path: path, source: Array(bytes.dropLast()), sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
-        #expect(cache.lookup(path: d + "/./policy.yaml", source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        for content in [edited, Array(bytes.dropLast()), bytes + [UInt8(ascii: "\n")]] {
+            rewrite(content)
+            #expect(lookup() == nil, "\(content.count) bytes")
+        }
+        rewrite(bytes)
+        #expect(lookup() != nil)
+        #expect(lookup(d + "/./policy.yaml") == nil)
         // The directory and entry are private to the user.
         let dirMode = stat(d + "/cache").st_mode & 0o777
         #expect(dirMode == 0o700)
@@ -349,25 +362,25 @@ import Testing
         let looseFile = PolicyLoader.load(bytes: Array(Self.loose.utf8), file: path, zones: TimeZones.resolve)
         cache.store(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, file: looseFile)
         // Written by the user itself, the forgery is believed: the user could edit the file anyway.
-        #expect(try cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)?.policy.allRules()[0].approval == .auto)
+        #expect(try cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve)?.policy.allRules()[0].approval == .auto)
         let entry = d + "/cache/" + (try FileManager.default.contentsOfDirectory(atPath: d + "/cache"))[0]
 
         chmod(entry, 0o666)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chmod(entry, 0o600)
         chown(entry, 65534, 65534)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chown(entry, 0, 0)
         chmod(d + "/cache", 0o777)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chmod(d + "/cache", 0o700)
         chown(d + "/cache", 65534, 65534)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         chown(d + "/cache", 0, 0)
         let symlinked = d + "/cache/link"
         try FileManager.default.moveItem(atPath: entry, toPath: symlinked)
         symlink(symlinked, entry)
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
     }
 
     /// As a user other than root, a policy file someone else owns (the system
@@ -401,7 +414,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: recent))
         #expect(FileManager.default.fileExists(atPath: otherFile))
         #expect(FileManager.default.fileExists(atPath: d + "/cache/" + PolicyCache.entryName(path)))
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) != nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) != nil)
     }
 
     @Test func damagedEntriesOnDiskAreIgnored() throws {
@@ -414,13 +427,13 @@ import Testing
         let good = try Data(contentsOf: URL(fileURLWithPath: entry))
         for cut in [0, 4, 8, 30, 60, good.count / 2, good.count - 1] {
             try good.prefix(cut).write(to: URL(fileURLWithPath: entry))
-            #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil, "cut at \(cut)")
+            #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil, "cut at \(cut)")
         }
         var otherBuild = good
         otherBuild[9] ^= 0xFF  // the binary's identity
         try otherBuild.write(to: URL(fileURLWithPath: entry))
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) == nil)
         try good.write(to: URL(fileURLWithPath: entry))
-        #expect(cache.lookup(path: path, source: bytes, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) != nil)
+        #expect(cache.lookup(path: path, sourceStat: st, descriptor: fd.raw, zones: TimeZones.resolve) != nil)
     }
 }

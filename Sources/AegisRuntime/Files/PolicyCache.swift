@@ -83,17 +83,6 @@ public struct PolicyCache: Sendable {
         }
     }
 
-    /// The same for a source already read into memory.
-    func lookup(path: String, source: [UInt8], sourceStat: stat, descriptor: Int32,
-                zones: @escaping PolicyLoader.ZoneResolver) -> PolicyFile? {
-        lookup(path: path, sourceStat: sourceStat, descriptor: descriptor, zones: zones) { copy, offset, length in
-            length == source.count && PolicyCache.sameBytes(copy, at: offset, length: length) { buffer, done, n in
-                source.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress! + done, byteCount: n) }
-                return true
-            }
-        }
-    }
-
     /// A copy is the magic, the binary's identity, the path, the source and
     /// the compiled file, each length-prefixed where it varies. It is read in
     /// pieces: the source compared a chunk at a time, and only the compiled
